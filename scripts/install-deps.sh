@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Install everything xpv needs on Debian 12 (bookworm): build tools, the QEMU
+# build dependencies, the guest kernel and headers, and the libraries the
+# host agent and libxpv link against. Idempotent; safe to run as root again.
+set -euo pipefail
+
+if [ "$(id -u)" != 0 ]; then
+	echo "install-deps: must run as root (apt-get)" >&2
+	exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+
+# apt-get source needs a deb-src entry for bookworm; add one next to the
+# existing deb822 source if none is there yet.
+if ! grep -rqsE '^(Types:.*deb-src|deb-src )' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+	cat >/etc/apt/sources.list.d/xpv-deb-src.sources <<'EOF'
+Types: deb-src
+URIs: http://deb.debian.org/debian
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb-src
+URIs: http://deb.debian.org/debian-security
+Suites: bookworm-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
+	stamp_update=1
+fi
+
+# Refresh the lists at most once a day unless a source was just added.
+lists_age=$(($(date +%s) - $(stat -c %Y /var/lib/apt/lists 2>/dev/null || echo 0)))
+if [ "${stamp_update:-0}" = 1 ] || [ "$lists_age" -gt 86400 ] ||
+	! ls /var/lib/apt/lists/*Sources* >/dev/null 2>&1; then
+	apt-get update -q
+fi
+
+PKGS=(
+	# toolchain and QEMU build
+	build-essential git pkg-config ninja-build meson python3-venv
+	libglib2.0-dev libpixman-1-dev libslirp-dev libcap-ng-dev libattr1-dev
+	libfdt-dev zlib1g-dev dpkg-dev quilt flex bison
+	# guest kernel, headers, initramfs content
+	linux-image-amd64 linux-headers-amd64 busybox-static cpio kmod
+	# libraries for libxpv and xpvd
+	libnuma-dev numactl libpfm4-dev libjansson-dev libcmocka-dev
+	libsystemd-dev libvirt-dev libxml2-dev
+	# libvirt daemon for integration tests
+	libvirt-daemon-system libvirt-clients
+	# tests and plots
+	valgrind gnuplot-nox python3 socat
+)
+missing=()
+for p in "${PKGS[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
