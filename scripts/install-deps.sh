@@ -42,6 +42,9 @@ PKGS=(
 	build-essential git pkg-config ninja-build meson python3-venv
 	libglib2.0-dev libpixman-1-dev libslirp-dev libcap-ng-dev libattr1-dev
 	libfdt-dev zlib1g-dev dpkg-dev quilt flex bison
+	patch
+	# firmware our QEMU build loads (configured with Debian's firmware path)
+	qemu-system-data seabios ipxe-qemu
 	# guest kernel, headers, initramfs content
 	linux-image-amd64 linux-headers-amd64 busybox-static cpio kmod
 	# libraries for libxpv and xpvd
@@ -50,7 +53,11 @@ PKGS=(
 	# libvirt daemon for integration tests
 	libvirt-daemon-system libvirt-clients
 	# tests and plots
-	valgrind gnuplot-nox python3 socat
+	valgrind gnuplot-nox python3 socat curl
+	# guest driver map-parser fuzzing (libFuzzer)
+	clang
+	# benchmarks (syscall counts per lookup)
+	strace
 )
 missing=()
 for p in "${PKGS[@]}"; do
