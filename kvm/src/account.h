@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Kyoto accounting (thesis ch. 3.2), pure: no I/O, no clocks.
+ *
+ * Per vCPU and period:  llc_cap_act = llc_misses * freq_khz / base_cycles
+ * (eq. 3.1), i.e. LLC misses per millisecond of unhalted time, where
+ * base_cycles ticks at freq_khz (reference cycles at the TSC rate, or
+ * nanoseconds of counted time with freq_khz = 1e6).  A VM's llc_cap_act is
+ * the sum over its vCPUs.
+ *
+ * The quota is credited the permit (llc_cap) and debited what the VM
+ * actually polluted in the period: each vCPU's llc_cap_act weighted by the
+ * share of the period it ran.  A vCPU that is throttled half of the time
+ * therefore pays half - the same thing KS4Xen gets by not scheduling an
+ * OVER VM at all.  Without that weighting CPU throttling could never pay a
+ * debt back.
+ */
+#ifndef XPV_ACCOUNT_H
+#define XPV_ACCOUNT_H
+
+#include <stdint.h>
+
+struct acct_sample {
+	uint64_t llc_misses; /* scaled for multiplexing */
+	uint64_t base_cycles; /* frequency-independent unhalted time base */
+	double freq_khz; /* rate of base_cycles */
+	uint64_t cycles; /* unhalted core cycles (informational) */
+	uint64_t instructions;
+	uint64_t run_ns; /* on-CPU time in the period */
+};
+
+struct acct_params {
+	double floor; /* minimum CPU cap per vCPU, fraction of a CPU */
+	double payback_periods; /* periods over which a debt is paid back */
+	double burst_periods; /* credit saved is capped at permit * this */
+	double exempt_below; /* llc_cap_act below this is not charged */
+};
+
+enum acct_state { ACCT_UNGOVERNED, ACCT_UNDER, ACCT_OVER };
+
+struct acct_vm {
+	double permit; /* llc_cap; < 0: no permit, measured only */
+	double quota; /* pollution_quota */
+	double cap; /* CPU cap per vCPU, fraction of one CPU; 1 = none */
+	enum acct_state state;
+	uint64_t punished; /* transitions to OVER */
+	uint64_t over_periods;
+	/* last period */
+	double llc_cap_act; /* sum of per-vCPU eq. 3.1 */
+	double charged; /* what was debited */
+	double cpus_used; /* average CPUs used in the period */
+	double ipc;
+};
+
+/* eq. 3.1 for one vCPU; 0 when it did not run. */
+double account_llc_cap_act(const struct acct_sample *s);
+/* Fold one vCPU sample of a period of period_ns into the VM sums. */
+void account_add_vcpu(struct acct_vm *vm, const struct acct_sample *s, uint64_t period_ns);
+/* Reset the per-period sums before adding vCPUs. */
+void account_begin(struct acct_vm *vm);
+/* Close the period: update quota, state and cap. */
+void account_end(struct acct_vm *vm, const struct acct_params *p, unsigned nvcpus);
+void account_params_default(struct acct_params *p);
+const char *account_state_name(enum acct_state s);
+
+#endif

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Per-thread hardware counters: one perf event group per vCPU thread
+ * (pid = TID, cpu = -1): LLC misses (leader), unhalted core cycles,
+ * reference cycles when the CPU has them, instructions.  Events are encoded
+ * with libpfm4 when it has a table for the CPU, from raw encodings when it
+ * does not (AMD Zen 5 with libpfm 4.13), else with the kernel's generic
+ * events.  exclude_guest and exclude_host are forced to 0 after encoding:
+ * libpfm excludes guest mode by default, which would hide everything a
+ * vCPU does inside the guest.
+ *
+ * The "synthetic" source replaces the LLC-miss counter by a per-VM rate
+ * read from a file (misses per ms of CPU time) and takes CPU time from
+ * /proc/TID/schedstat; it lets the controller run on real threads and
+ * cgroups where the machine has no PMU (tests, CI).
+ */
+#ifndef XPV_COUNTERS_H
+#define XPV_COUNTERS_H
+
+#include <jansson.h>
+#include <sys/types.h>
+
+#include "account.h"
+#include "error.h"
+
+/* CTR_SOFTWARE: the perf plumbing (groups, reads, scaling) with software
+ * events standing in (page faults as "misses", task-clock as time base);
+ * for testing it on machines without a PMU, meaningless for Kyoto. */
+enum counters_source { CTR_PERF, CTR_SYNTHETIC, CTR_SOFTWARE };
+
+struct counters_opts {
+	enum counters_source source;
+	const char *synthetic_dir;
+	double freq_khz; /* 0: detect (TSC rate) */
+};
+
+struct counters;
+struct thread_ctr;
+
+int counters_init(struct counters **c, const struct counters_opts *o, struct xpv_error **err);
+void counters_free(struct counters *c);
+int counters_open(struct counters *c, pid_t tid, const char *vm, struct thread_ctr **t,
+		  struct xpv_error **err);
+/* Counts since the previous read (or the open). */
+int counters_read(struct counters *c, struct thread_ctr *t, struct acct_sample *delta,
+		  struct xpv_error **err);
+void counters_close(struct thread_ctr *t);
+/* {"source":..., "pmu":..., "time_base":..., "events":[{role,name,type,config,exclude_guest}]} */
+json_t *counters_describe(const struct counters *c);
+/* CPU time of a thread, from /proc/TID/schedstat. */
+int counters_run_ns(pid_t tid, uint64_t *ns, struct xpv_error **err);
+/* An event table entry chosen for a libpfm PMU name, NULL if none. */
+const char *counters_llc_event_for_pmu(const char *pmu);
+
+#endif

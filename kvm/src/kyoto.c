@@ -1,0 +1,612 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The Kyoto controller: LLC pollution permits paid with CPU time.
+ * Measures every vCPU thread (counters.c), runs the thesis' accounting
+ * (account.c) per VM and turns the resulting CPU cap into CFS bandwidth
+ * limits on the VM's cgroups (enforce.c), saving the original values in
+ * the state file before the first write (state.c).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "account.h"
+#include "controller.h"
+#include "counters.h"
+#include "libvirt_meta.h"
+
+struct kthread {
+	pid_t tid;
+	struct thread_ctr *ctr;
+	int seen;
+};
+
+struct kgroup {
+	char *dir;
+	int64_t written; /* quota we last wrote, or -2 for none */
+};
+
+struct kvm {
+	char *name;
+	enum xpv_vm_kind kind;
+	struct acct_vm acct;
+	const char *permit_src;
+	size_t n_threads;
+	struct kthread *threads;
+	size_t n_groups;
+	struct kgroup *groups;
+	unsigned nvcpus;
+	char *degraded;
+	uint64_t meta_checked; /* tick of the last libvirt metadata read */
+	double meta_permit; /* < 0: none */
+	int seen;
+};
+
+struct kyoto {
+	const struct xpv_host *host;
+	struct counters *ctr;
+	struct acct_params params;
+	double default_permit; /* < 0: none */
+	json_t *cfg_permits; /* name -> number */
+	json_t *live_permits; /* name -> number (or null = no permit) */
+	int64_t throttle_period_us; /* 0: keep the group's CFS period */
+	bool use_metadata;
+	char *libvirt_uri;
+	struct libvirt_meta *meta;
+	size_t n;
+	struct kvm *vms;
+	uint64_t ticks;
+};
+
+static void vlog(struct kvm *vm, const char *what, struct xpv_error **e)
+{
+	/* Log a VM's error once per kind of problem, keep it for status. */
+	char *msg = NULL;
+
+	if (asprintf(&msg, "%s: %s%s%s", what, (*e)->msg, (*e)->status ? ": " : "",
+		     (*e)->status ? strerror((*e)->status) : "") < 0)
+		msg = NULL;
+	if (msg && (!vm->degraded || strcmp(vm->degraded, msg)))
+		fprintf(stderr, "xpvd: kyoto: vm %s: %s\n", vm->name, msg);
+	free(vm->degraded);
+	vm->degraded = msg;
+	xpv_error_free(e);
+}
+
+static int parse_config(struct kyoto *k, json_t *sec, struct xpv_error **err)
+{
+	static const struct cfg_key keys[] = {
+		{"default_permit", CFG_NUM, 0, 1e12},
+		{"permits", CFG_OBJ, 0, 0},
+		{"floor", CFG_NUM, 0.01, 1},
+		{"payback_periods", CFG_NUM, 1, 1e6},
+		{"burst_periods", CFG_NUM, 0, 1e6},
+		{"exempt_below", CFG_NUM, 0, 1e12},
+		{"libvirt_metadata", CFG_BOOL, 0, 0},
+		{"libvirt_uri", CFG_STR, 0, 0},
+		{"throttle_period_us", CFG_INT, 0, CFS_MAX_PERIOD_US},
+		{"counters", CFG_OBJ, 0, 0},
+		{NULL, 0, 0, 0},
+	};
+	static const struct cfg_key ckeys[] = {
+		{"source", CFG_STR, 0, 0},
+		{"synthetic_dir", CFG_STR, 0, 0},
+		{"freq_khz", CFG_NUM, 0, 1e8},
+		{NULL, 0, 0, 0},
+	};
+	struct counters_opts co = {CTR_PERF, NULL, 0};
+	json_t *v, *c;
+	const char *key;
+	int ret;
+
+	account_params_default(&k->params);
+	k->default_permit = -1;
+	k->use_metadata = true;
+	k->cfg_permits = json_object();
+	k->live_permits = json_object();
+	if (sec) {
+		ret = config_check(sec, "kyoto", keys, err);
+		if (ret < 0)
+			return ret;
+		if ((v = json_object_get(sec, "default_permit")))
+			k->default_permit = json_number_value(v);
+		if ((v = json_object_get(sec, "floor")))
+			k->params.floor = json_number_value(v);
+		if ((v = json_object_get(sec, "payback_periods")))
+			k->params.payback_periods = json_number_value(v);
+		if ((v = json_object_get(sec, "burst_periods")))
+			k->params.burst_periods = json_number_value(v);
+		if ((v = json_object_get(sec, "exempt_below")))
+			k->params.exempt_below = json_number_value(v);
+		if ((v = json_object_get(sec, "throttle_period_us"))) {
+			k->throttle_period_us = json_integer_value(v);
+			if (k->throttle_period_us && k->throttle_period_us < CFS_MIN_US)
+				return xpv_error_set(
+					err, 0,
+					"kyoto.throttle_period_us: %lld is below the "
+					"kernel's 1000 us minimum (0 keeps the group's period)",
+					(long long)k->throttle_period_us);
+		}
+		if ((v = json_object_get(sec, "libvirt_metadata")))
+			k->use_metadata = json_is_true(v);
+		if ((v = json_object_get(sec, "libvirt_uri")))
+			k->libvirt_uri = strdup(json_string_value(v));
+		json_object_foreach (json_object_get(sec, "permits"), key, v) {
+			if (!json_is_number(v) || json_number_value(v) < 0 ||
+			    !isfinite(json_number_value(v)))
+				return xpv_error_set(err, 0,
+						     "kyoto.permits.%s: must be a number >= 0 "
+						     "(LLC misses per ms)",
+						     key);
+			json_object_set(k->cfg_permits, key, v);
+		}
+		c = json_object_get(sec, "counters");
+		if (c) {
+			const char *src;
+
+			ret = config_check(c, "kyoto.counters", ckeys, err);
+			if (ret < 0)
+				return ret;
+			src = json_string_value(json_object_get(c, "source"));
+			if (src && !strcmp(src, "synthetic"))
+				co.source = CTR_SYNTHETIC;
+			else if (src && !strcmp(src, "software"))
+				co.source = CTR_SOFTWARE;
+			else if (src && strcmp(src, "perf"))
+				return xpv_error_set(err, 0,
+						     "kyoto.counters.source: `%s` is not "
+						     "\"perf\", \"synthetic\" or \"software\"",
+						     src);
+			co.synthetic_dir = json_string_value(json_object_get(c, "synthetic_dir"));
+			if (co.synthetic_dir && co.synthetic_dir[0] != '/')
+				return xpv_error_set(err, 0,
+						     "kyoto.counters.synthetic_dir: must be "
+						     "an absolute path");
+			if ((v = json_object_get(c, "freq_khz")))
+				co.freq_khz = json_number_value(v);
+		}
+	}
+	if (!k->libvirt_uri)
+		k->libvirt_uri = strdup("qemu:///system");
+	return counters_init(&k->ctr, &co, err);
+}
+
+static void kyoto_shutdown(void *priv);
+
+static int kyoto_init(void **priv, const struct xpv_host *host, struct xpv_error **err)
+{
+	struct kyoto *k = calloc(1, sizeof(*k));
+
+	if (!k)
+		return xpv_error_set(err, ENOMEM, "kyoto");
+	k->host = host;
+	if (parse_config(k, config_section(host->cfg, "kyoto"), err) < 0) {
+		kyoto_shutdown(k);
+		return -1;
+	}
+	*priv = k;
+	return 0;
+}
+
+static struct kvm *find_vm(struct kyoto *k, const char *name)
+{
+	for (size_t i = 0; i < k->n; i++)
+		if (!strcmp(k->vms[i].name, name))
+			return &k->vms[i];
+	return NULL;
+}
+
+static void restore_group(struct kyoto *k, struct kvm *vm, struct kgroup *g)
+{
+	struct xpv_error *e = NULL;
+
+	if (g->written == -2)
+		return;
+	if (state_restore(k->host->state, g->dir, &e) < 0)
+		vlog(vm, "restoring CPU bandwidth", &e);
+	else
+		g->written = -2;
+}
+
+static void free_vm(struct kyoto *k, struct kvm *vm, bool restore)
+{
+	for (size_t i = 0; i < vm->n_groups; i++) {
+		if (restore)
+			restore_group(k, vm, &vm->groups[i]);
+		free(vm->groups[i].dir);
+	}
+	for (size_t i = 0; i < vm->n_threads; i++)
+		counters_close(vm->threads[i].ctr);
+	free(vm->groups);
+	free(vm->threads);
+	free(vm->degraded);
+	free(vm->name);
+}
+
+static double resolve_permit(struct kyoto *k, struct kvm *vm)
+{
+	json_t *v = json_object_get(k->live_permits, vm->name);
+
+	if (v) {
+		vm->permit_src = "xpvctl";
+		return json_is_number(v) ? json_number_value(v) : -1;
+	}
+	if (vm->meta_permit >= 0) {
+		vm->permit_src = "libvirt";
+		return vm->meta_permit;
+	}
+	if ((v = json_object_get(k->cfg_permits, vm->name))) {
+		vm->permit_src = "config";
+		return json_number_value(v);
+	}
+	vm->permit_src = k->default_permit >= 0 ? "default" : "none";
+	return k->default_permit;
+}
+
+static void sync_groups(struct kvm *vm, const struct xpv_vm *d)
+{
+	/* Groups that vanished (vCPU unplug) are gone from the kernel too. */
+	for (size_t i = 0; i < vm->n_groups;) {
+		bool found = false;
+
+		for (size_t j = 0; j < d->n_groups; j++)
+			if (!strcmp(d->groups[j].dir, vm->groups[i].dir))
+				found = true;
+		if (found) {
+			i++;
+			continue;
+		}
+		free(vm->groups[i].dir);
+		vm->groups[i] = vm->groups[--vm->n_groups];
+	}
+	for (size_t j = 0; j < d->n_groups; j++) {
+		bool found = false;
+		struct kgroup *ng;
+
+		for (size_t i = 0; i < vm->n_groups; i++)
+			if (!strcmp(d->groups[j].dir, vm->groups[i].dir))
+				found = true;
+		if (found)
+			continue;
+		ng = realloc(vm->groups, (vm->n_groups + 1) * sizeof(*ng));
+		if (!ng)
+			continue;
+		vm->groups = ng;
+		ng[vm->n_groups].dir = strdup(d->groups[j].dir);
+		ng[vm->n_groups].written = -2;
+		if (ng[vm->n_groups].dir)
+			vm->n_groups++;
+	}
+}
+
+static void sync_threads(struct kyoto *k, struct kvm *vm, const struct xpv_vm *d)
+{
+	for (size_t i = 0; i < vm->n_threads; i++)
+		vm->threads[i].seen = 0;
+	for (size_t g = 0; g < d->n_groups; g++) {
+		for (size_t t = 0; t < d->groups[g].n_tids; t++) {
+			pid_t tid = d->groups[g].tids[t];
+			struct xpv_error *e = NULL;
+			struct kthread *nt;
+			bool found = false;
+
+			for (size_t i = 0; i < vm->n_threads; i++)
+				if (vm->threads[i].tid == tid) {
+					vm->threads[i].seen = 1;
+					found = true;
+				}
+			if (found)
+				continue;
+			nt = realloc(vm->threads, (vm->n_threads + 1) * sizeof(*nt));
+			if (!nt)
+				continue;
+			vm->threads = nt;
+			nt = &vm->threads[vm->n_threads];
+			nt->tid = tid;
+			nt->seen = 1;
+			if (counters_open(k->ctr, tid, vm->name, &nt->ctr, &e) < 0) {
+				/* The thread may just have exited. */
+				if (counters_run_ns(tid, &(uint64_t){0}, NULL) == 0)
+					vlog(vm, "opening counters", &e);
+				xpv_error_free(&e);
+				continue;
+			}
+			vm->n_threads++;
+		}
+	}
+	for (size_t i = 0; i < vm->n_threads;) {
+		if (vm->threads[i].seen) {
+			i++;
+			continue;
+		}
+		counters_close(vm->threads[i].ctr);
+		vm->threads[i] = vm->threads[--vm->n_threads];
+	}
+}
+
+static void enforce_vm(struct kyoto *k, struct kvm *vm)
+{
+	const struct xpv_host *h = k->host;
+
+	for (size_t i = 0; i < vm->n_groups; i++) {
+		struct kgroup *g = &vm->groups[i];
+		struct xpv_error *e = NULL;
+		struct cfs_bw orig, want, base;
+		double cpus;
+
+		if (vm->acct.cap >= 1) {
+			restore_group(k, vm, g);
+			continue;
+		}
+		if (!state_lookup(h->state, g->dir, &orig) &&
+		    h->ops->read_bw(g->dir, &orig, &e) < 0) {
+			vlog(vm, "reading CPU bandwidth", &e);
+			continue;
+		}
+		/* libvirt: one group per vCPU; plain: one group for all. */
+		cpus = vm->acct.cap * (vm->kind == XPV_VM_PLAIN ? vm->nvcpus : 1);
+		base = orig;
+		if (k->throttle_period_us) {
+			/* A short period spreads the VM's CPU time, so it
+			 * cannot sweep the whole LLC in one long burst. */
+			if (orig.quota_us >= 0)
+				base.quota_us =
+					orig.quota_us * k->throttle_period_us / orig.period_us;
+			base.period_us = k->throttle_period_us;
+		}
+		if (enforce_quota_for(h->ops, h->mount, g->dir, &base, cpus, &want, &e) < 0) {
+			vlog(vm, "computing CPU bandwidth", &e);
+			continue;
+		}
+		if (want.quota_us == g->written)
+			continue;
+		if (g->written == -2 && !state_lookup(h->state, g->dir, &(struct cfs_bw){0}) &&
+		    state_save(h->state, g->dir, h->ops->version, &orig, &e) < 0) {
+			/* Never write what we could not save. */
+			vlog(vm, "saving CPU bandwidth", &e);
+			continue;
+		}
+		if (h->ops->write_bw(g->dir, &want, &e) < 0) {
+			vlog(vm, "throttling", &e);
+			continue;
+		}
+		g->written = want.quota_us;
+	}
+}
+
+static void refresh_metadata(struct kyoto *k, struct kvm *vm)
+{
+	struct xpv_error *e = NULL;
+	double p = -1;
+	int ret;
+
+	if (vm->kind != XPV_VM_LIBVIRT || !k->use_metadata)
+		return;
+	/* Metadata changes rarely; read it at discovery and then every 50
+	 * periods so `virsh metadata` edits are picked up. */
+	if (vm->meta_checked && k->ticks - vm->meta_checked < 50)
+		return;
+	vm->meta_checked = k->ticks;
+	ret = libvirt_meta_permit(&k->meta, k->libvirt_uri, vm->name, &p, &e);
+	if (ret < 0) {
+		vlog(vm, "reading libvirt metadata", &e);
+		return;
+	}
+	vm->meta_permit = ret ? p : -1;
+}
+
+static int kyoto_tick(void *priv, const struct xpv_vm_list *vms, uint64_t period_ns,
+		      struct xpv_error **err)
+{
+	struct kyoto *k = priv;
+
+	(void)err;
+	k->ticks++;
+	for (size_t i = 0; i < k->n; i++)
+		k->vms[i].seen = 0;
+	for (size_t i = 0; i < vms->n; i++) {
+		const struct xpv_vm *d = &vms->vms[i];
+		struct kvm *vm = find_vm(k, d->name);
+
+		if (!vm) {
+			struct kvm *nv = realloc(k->vms, (k->n + 1) * sizeof(*nv));
+
+			if (!nv)
+				continue;
+			k->vms = nv;
+			vm = &k->vms[k->n];
+			memset(vm, 0, sizeof(*vm));
+			vm->name = strdup(d->name);
+			vm->kind = d->kind;
+			vm->acct.cap = 1;
+			vm->acct.state = ACCT_UNGOVERNED;
+			vm->meta_permit = -1;
+			if (!vm->name)
+				continue;
+			k->n++;
+			fprintf(stderr, "xpvd: kyoto: vm %s: discovered (%u vCPUs)\n", vm->name,
+				d->nvcpus);
+		}
+		vm->seen = 1;
+		vm->nvcpus = d->nvcpus;
+		sync_groups(vm, d);
+		sync_threads(k, vm, d);
+		refresh_metadata(k, vm);
+
+		account_begin(&vm->acct);
+		for (size_t t = 0; t < vm->n_threads; t++) {
+			struct acct_sample s;
+			struct xpv_error *e = NULL;
+
+			if (counters_read(k->ctr, vm->threads[t].ctr, &s, &e) < 0) {
+				xpv_error_free(&e); /* thread exited */
+				continue;
+			}
+			account_add_vcpu(&vm->acct, &s, period_ns);
+		}
+		vm->acct.permit = resolve_permit(k, vm);
+		account_end(&vm->acct, &k->params, vm->nvcpus);
+		enforce_vm(k, vm);
+	}
+	for (size_t i = 0; i < k->n;) {
+		if (k->vms[i].seen) {
+			i++;
+			continue;
+		}
+		fprintf(stderr, "xpvd: kyoto: vm %s: gone\n", k->vms[i].name);
+		free_vm(k, &k->vms[i], true);
+		k->vms[i] = k->vms[--k->n];
+	}
+	return 0;
+}
+
+static json_t *vm_status(struct kyoto *k, struct kvm *vm)
+{
+	json_t *o, *groups = json_array();
+	double cpus = vm->acct.cap * (vm->kind == XPV_VM_PLAIN ? vm->nvcpus : vm->n_groups);
+
+	for (size_t i = 0; i < vm->n_groups; i++) {
+		struct cfs_bw bw = {-1, 0};
+		uint64_t thr = 0;
+		struct xpv_error *e = NULL;
+
+		if (k->host->ops->read_bw(vm->groups[i].dir, &bw, &e) < 0)
+			xpv_error_free(&e);
+		if (k->host->ops->read_throttled(vm->groups[i].dir, &thr, &e) < 0)
+			xpv_error_free(&e);
+		json_array_append_new(
+			groups, json_pack("{s:s, s:I, s:I, s:I, s:b}", "cgroup", vm->groups[i].dir,
+					  "quota_us", (json_int_t)bw.quota_us, "period_us",
+					  (json_int_t)bw.period_us, "nr_throttled", (json_int_t)thr,
+					  "throttled_by_xpvd", vm->groups[i].written != -2));
+	}
+	o = json_pack("{s:s, s:s, s:o, s:s, s:f, s:f, s:f, s:s, s:I, s:I, "
+		      "s:f, s:f, s:i, s:i, s:f, s:o}",
+		      "vm", vm->name, "kind", vm->kind == XPV_VM_PLAIN ? "cgroup" : "libvirt",
+		      "permit", vm->acct.permit >= 0 ? json_real(vm->acct.permit) : json_null(),
+		      "permit_source", vm->permit_src ? vm->permit_src : "none", "llc_cap_act",
+		      vm->acct.llc_cap_act, "charged", vm->acct.charged, "quota", vm->acct.quota,
+		      "state", account_state_name(vm->acct.state), "punished",
+		      (json_int_t)vm->acct.punished, "over_periods",
+		      (json_int_t)vm->acct.over_periods, "cpu_cap", cpus, "cpus_used",
+		      vm->acct.cpus_used, "vcpus", vm->nvcpus, "threads", (int)vm->n_threads, "ipc",
+		      vm->acct.ipc, "groups", groups);
+	if (o && vm->degraded)
+		json_object_set_new(o, "degraded", json_string(vm->degraded));
+	return o;
+}
+
+static json_t *kyoto_status(void *priv)
+{
+	struct kyoto *k = priv;
+	json_t *arr = json_array();
+
+	for (size_t i = 0; i < k->n; i++)
+		json_array_append_new(arr, vm_status(k, &k->vms[i]));
+	return json_pack("{s:o, s:o}", "vms", arr, "counters", counters_describe(k->ctr));
+}
+
+static void kyoto_metrics(void *priv, FILE *f)
+{
+	struct kyoto *k = priv;
+	static const char *const help[][2] = {
+		{"permit", "Booked LLC pollution permit (misses/ms), -1 none"},
+		{"llc_cap_act", "Measured pollution, eq. 3.1 (misses/ms)"},
+		{"charged", "Pollution debited last period (misses/ms)"},
+		{"quota", "Pollution quota"},
+		{"over", "1 when the VM is OVER its permit"},
+		{"punished_total", "Times the VM went OVER"},
+		{"cpu_cap", "CPU cap in CPUs"},
+		{"cpus_used", "CPUs used last period"},
+	};
+
+	for (size_t m = 0; m < 8; m++) {
+		fprintf(f, "# HELP xpvd_kyoto_%s %s\n# TYPE xpvd_kyoto_%s %s\n", help[m][0],
+			help[m][1], help[m][0], m == 5 ? "counter" : "gauge");
+		for (size_t i = 0; i < k->n; i++) {
+			struct kvm *vm = &k->vms[i];
+			double v[8] = {
+				vm->acct.permit,
+				vm->acct.llc_cap_act,
+				vm->acct.charged,
+				vm->acct.quota,
+				vm->acct.state == ACCT_OVER,
+				(double)vm->acct.punished,
+				vm->acct.cap *
+					(vm->kind == XPV_VM_PLAIN ? vm->nvcpus : vm->n_groups),
+				vm->acct.cpus_used,
+			};
+
+			fprintf(f, "xpvd_kyoto_%s{vm=\"%s\"} %.6g\n", help[m][0], vm->name, v[m]);
+		}
+	}
+}
+
+static int kyoto_command(void *priv, int argc, char **argv, json_t **reply, struct xpv_error **err)
+{
+	struct kyoto *k = priv;
+	char *end;
+	double v;
+
+	if (argc >= 1 && !strcmp(argv[0], "events")) {
+		*reply = counters_describe(k->ctr);
+		return 1;
+	}
+	if (argc < 1 || strcmp(argv[0], "permit"))
+		return 0;
+	if (argc == 4 && !strcmp(argv[1], "set")) {
+		if (!strcmp(argv[3], "none")) {
+			json_object_set_new(k->live_permits, argv[2], json_null());
+		} else {
+			errno = 0;
+			v = strtod(argv[3], &end);
+			if (errno || *end || end == argv[3] || !isfinite(v) || v < 0)
+				return xpv_error_set(err, 0,
+						     "permit: `%s` is not a number >= 0 "
+						     "(LLC misses per ms) or \"none\"",
+						     argv[3]);
+			json_object_set_new(k->live_permits, argv[2], json_real(v));
+		}
+		*reply = json_pack("{s:s, s:s}", "vm", argv[2], "permit", argv[3]);
+		return 1;
+	}
+	if (argc == 3 && !strcmp(argv[1], "clear")) {
+		json_object_del(k->live_permits, argv[2]);
+		*reply = json_pack("{s:s, s:b}", "vm", argv[2], "cleared", 1);
+		return 1;
+	}
+	return xpv_error_set(err, 0, "usage: permit set VM VALUE|none | permit clear VM");
+}
+
+static void kyoto_shutdown(void *priv)
+{
+	struct kyoto *k = priv;
+
+	if (!k)
+		return;
+	for (size_t i = 0; i < k->n; i++)
+		free_vm(k, &k->vms[i], true);
+	free(k->vms);
+	counters_free(k->ctr);
+	libvirt_meta_close(k->meta);
+	if (k->cfg_permits)
+		json_decref(k->cfg_permits);
+	if (k->live_permits)
+		json_decref(k->live_permits);
+	free(k->libvirt_uri);
+	free(k);
+}
+
+const struct xpv_controller kyoto_controller = {
+	.name = "kyoto",
+	.init = kyoto_init,
+	.tick = kyoto_tick,
+	.status = kyoto_status,
+	.metrics = kyoto_metrics,
+	.command = kyoto_command,
+	.shutdown = kyoto_shutdown,
+};

@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#define _GNU_SOURCE
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+int xpv_read_file(const char *path, char **out, struct xpv_error **err)
+{
+	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t len = 0, cap = 256;
+	char *buf;
+
+	if (fd < 0)
+		return xpv_error_set(err, errno, "opening `%s`", path);
+	buf = malloc(cap);
+	if (!buf)
+		return xpv_error_set(err, ENOMEM, "reading `%s`", path);
+	for (;;) {
+		ssize_t n;
+
+		if (len + 1 >= cap) {
+			char *nb = realloc(buf, cap * 2);
+
+			if (!nb) {
+				free(buf);
+				return xpv_error_set(err, ENOMEM, "reading `%s`", path);
+			}
+			buf = nb;
+			cap *= 2;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+
+			free(buf);
+			return xpv_error_set(err, e, "reading `%s`", path);
+		}
+		if (n == 0)
+			break;
+		len += n;
+	}
+	buf[len] = '\0';
+	*out = buf;
+	return (int)len;
+}
+
+int xpv_write_file(const char *path, const char *s, struct xpv_error **err)
+{
+	cleanup_close int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	size_t len = strlen(s);
+	ssize_t n;
+
+	if (fd < 0)
+		return xpv_error_set(err, errno, "opening `%s`", path);
+	n = write(fd, s, len);
+	if (n < 0)
+		return xpv_error_set(err, errno, "writing `%s` to `%s`", s, path);
+	if ((size_t)n != len)
+		return xpv_error_set(err, EIO, "short write to `%s`", path);
+	return 0;
+}
+
+int xpv_write_atomic(const char *path, const char *s, struct xpv_error **err)
+{
+	cleanup_free char *tmp = NULL;
+	size_t len = strlen(s);
+	int fd;
+
+	if (asprintf(&tmp, "%s.tmp", path) < 0)
+		return xpv_error_set(err, ENOMEM, "writing `%s`", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return xpv_error_set(err, errno, "creating `%s`", tmp);
+	if (write(fd, s, len) != (ssize_t)len || fsync(fd) < 0) {
+		int e = errno ? errno : EIO;
+
+		close(fd);
+		unlink(tmp);
+		return xpv_error_set(err, e, "writing `%s`", tmp);
+	}
+	close(fd);
+	if (rename(tmp, path) < 0) {
+		int e = errno;
+
+		unlink(tmp);
+		return xpv_error_set(err, e, "renaming `%s` to `%s`", tmp, path);
+	}
+	return 0;
+}
+
+int xpv_path_exists(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0;
+}
+
+uint64_t xpv_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}

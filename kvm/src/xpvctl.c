@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * xpvctl: talk to xpvd over its UNIX socket (protocol in docs/xpvd.md).
+ *   xpvctl [-s SOCKET] [-j] status | events | permit set VM VALUE|none |
+ *          permit clear VM | ping
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+static void print_status(json_t *r)
+{
+	json_t *vms =
+		json_object_get(json_object_get(json_object_get(r, "controllers"), "kyoto"), "vms");
+	json_t *vm;
+	size_t i;
+
+	printf("%-16s %-8s %10s %-8s %12s %12s %12s %-10s %8s %8s %8s\n", "VM", "KIND", "PERMIT",
+	       "SOURCE", "POLLUTION", "CHARGED", "QUOTA", "STATE", "PUNISHED", "CPU_CAP",
+	       "CPU_USED");
+	json_array_foreach (vms, i, vm) {
+		json_t *p = json_object_get(vm, "permit");
+		char permit[32] = "-";
+
+		if (json_is_number(p))
+			snprintf(permit, sizeof(permit), "%.1f", json_number_value(p));
+		printf("%-16s %-8s %10s %-8s %12.1f %12.1f %12.1f %-10s %8lld "
+		       "%8.3f %8.3f%s%s\n",
+		       json_string_value(json_object_get(vm, "vm")),
+		       json_string_value(json_object_get(vm, "kind")), permit,
+		       json_string_value(json_object_get(vm, "permit_source")),
+		       json_number_value(json_object_get(vm, "llc_cap_act")),
+		       json_number_value(json_object_get(vm, "charged")),
+		       json_number_value(json_object_get(vm, "quota")),
+		       json_string_value(json_object_get(vm, "state")),
+		       (long long)json_integer_value(json_object_get(vm, "punished")),
+		       json_number_value(json_object_get(vm, "cpu_cap")),
+		       json_number_value(json_object_get(vm, "cpus_used")),
+		       json_object_get(vm, "degraded") ? "  degraded: " : "",
+		       json_object_get(vm, "degraded")
+			       ? json_string_value(json_object_get(vm, "degraded"))
+			       : "");
+	}
+}
+
+int main(int argc, char **argv)
+{
+	const char *sock = getenv("XPVD_SOCKET");
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	char req[4096], *resp = NULL;
+	size_t len = 0, cap = 0;
+	int opt, raw = 0, fd, ok;
+	json_error_t jerr;
+	json_t *r;
+
+	if (!sock)
+		sock = "/run/xpvd/ctl.sock";
+	while ((opt = getopt(argc, argv, "+s:jh")) != -1) {
+		switch (opt) {
+		case 's':
+			sock = optarg;
+			break;
+		case 'j':
+			raw = 1;
+			break;
+		default:
+			fprintf(opt == 'h' ? stdout : stderr,
+				"usage: xpvctl [-s SOCKET] [-j] status | events | "
+				"permit set VM VALUE|none | permit clear VM | "
+				"ping\n");
+			return opt == 'h' ? 0 : 2;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "xpvctl: missing command (try -h)\n");
+		return 2;
+	}
+	req[0] = '\0';
+	for (int i = optind; i < argc; i++) {
+		if (strlen(req) + strlen(argv[i]) + 2 >= sizeof(req) || strpbrk(argv[i], " \t\n")) {
+			fprintf(stderr, "xpvctl: bad argument `%s`\n", argv[i]);
+			return 2;
+		}
+		strcat(req, argv[i]);
+		strcat(req, i + 1 < argc ? " " : "\n");
+	}
+	if (strlen(sock) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "xpvctl: socket path too long\n");
+		return 2;
+	}
+	strcpy(sa.sun_path, sock);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		fprintf(stderr, "xpvctl: connecting to `%s`: %s (is xpvd running?)\n", sock,
+			strerror(errno));
+		return 1;
+	}
+	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
+		fprintf(stderr, "xpvctl: sending: %s\n", strerror(errno));
+		return 1;
+	}
+	for (;;) {
+		ssize_t n;
+
+		if (len + 4096 > cap) {
+			cap = cap ? cap * 2 : 8192;
+			resp = realloc(resp, cap);
+			if (!resp)
+				return 1;
+		}
+		n = read(fd, resp + len, cap - len - 1);
+		if (n <= 0)
+			break;
+		len += n;
+	}
+	close(fd);
+	if (!resp || !len) {
+		fprintf(stderr, "xpvctl: no reply from xpvd\n");
+		free(resp);
+		return 1;
+	}
+	resp[len] = '\0';
+	r = json_loads(resp, 0, &jerr);
+	if (!r) {
+		fprintf(stderr, "xpvctl: bad reply: %s\n", jerr.text);
+		free(resp);
+		return 1;
+	}
+	ok = json_is_true(json_object_get(r, "ok"));
+	if (!ok) {
+		fprintf(stderr, "xpvctl: %s\n", json_string_value(json_object_get(r, "error")));
+	} else if (raw) {
+		fputs(resp, stdout);
+	} else if (!strcmp(argv[optind], "status")) {
+		print_status(json_object_get(r, "result"));
+	} else {
+		char *s =
+			json_dumps(json_object_get(r, "result"), JSON_INDENT(2) | JSON_ENCODE_ANY);
+
+		if (s)
+			puts(s);
+		free(s);
+	}
+	json_decref(r);
+	free(resp);
+	return ok ? 0 : 1;
+}
