@@ -54,6 +54,8 @@ PKGS=(
 	libvirt-daemon-system libvirt-clients
 	# tests and plots
 	valgrind gnuplot-nox python3 socat curl
+	# a TCG guest for the xpvd libvirt suite (tests/suites/42-kvm-libvirt)
+	qemu-system-x86
 	# guest driver map-parser fuzzing (libFuzzer)
 	clang
 	# benchmarks (syscall counts per lookup)
