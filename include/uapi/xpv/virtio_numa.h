@@ -96,26 +96,26 @@ struct xpv_page_hdr {
 	__u32 magic;
 	__u16 abi;
 	__u16 hdr_len;
-	__u32 seq;          /* seqcount: odd while the driver writes */
-	__u32 flags;        /* XPV_PAGE_F_* */
-	__u64 version;      /* device map version; 0 = no map yet */
+	__u32 seq; /* seqcount: odd while the driver writes */
+	__u32 flags; /* XPV_PAGE_F_* */
+	__u64 version; /* device map version; 0 = no map yet */
 	__u16 nr_hnodes;
 	__u16 nr_gnodes;
-	__u16 nr_vcpus;     /* entries in the vCPU tables */
+	__u16 nr_vcpus; /* entries in the vCPU tables */
 	__u16 gnode_stride; /* bytes per struct xpv_page_gnode */
-	__u32 off_hnode_ids;   /* __u16[nr_hnodes]: host node id of each index */
-	__u32 off_dist;        /* __u8[nr_hnodes * nr_hnodes] */
-	__u32 off_gnodes;      /* struct xpv_page_gnode[nr_gnodes] */
-	__u32 off_vcpus;       /* struct xpv_page_vcpu[nr_vcpus] */
-	__u64 updates;      /* maps accepted since load */
-	__u64 rejects;      /* maps rejected since load */
+	__u32 off_hnode_ids; /* __u16[nr_hnodes]: host node id of each index */
+	__u32 off_dist; /* __u8[nr_hnodes * nr_hnodes] */
+	__u32 off_gnodes; /* struct xpv_page_gnode[nr_gnodes] */
+	__u32 off_vcpus; /* struct xpv_page_vcpu[nr_vcpus] */
+	__u64 updates; /* maps accepted since load */
+	__u64 rejects; /* maps rejected since load */
 };
 
 #define XPV_PAGE_F_MIRRORED (1u << 0) /* kernel cpu-to-node follows the map */
 
 struct xpv_page_gnode {
-	__u16 home;   /* host-node index or VIRTIO_NUMA_NO_NODE */
-	__u16 flags;  /* VIRTIO_NUMA_GNODE_F_* */
+	__u16 home; /* host-node index or VIRTIO_NUMA_NO_NODE */
+	__u16 flags; /* VIRTIO_NUMA_GNODE_F_* */
 	__u32 reserved;
 	__u64 size_bytes;
 	__u64 unplaced_bytes;
@@ -123,8 +123,8 @@ struct xpv_page_gnode {
 };
 
 struct xpv_page_vcpu {
-	__u16 hnode;    /* host-node index or VIRTIO_NUMA_NO_NODE */
-	__u16 gnode;    /* guest node the kernel maps this CPU to now, or NO_NODE */
+	__u16 hnode; /* host-node index or VIRTIO_NUMA_NO_NODE */
+	__u16 gnode; /* guest node the kernel maps this CPU to now, or NO_NODE */
 	__u32 host_cpu; /* or VIRTIO_NUMA_NO_CPU */
 };
 
