@@ -68,7 +68,23 @@ fi
 out=$cache/qemu-$key
 mkdir -p "$top/build"
 
+# QEMU run from its build tree looks for firmware in qemu-bundle/<firmware
+# path>: point it at Debian's firmware packages (done on every run, so
+# firmware installed later is found too).
+link_firmware() {
+	local d f
+	for d in usr/share/qemu usr/share/seabios usr/lib/ipxe/qemu; do
+		mkdir -p "$out/build/qemu-bundle/$d"
+		for f in /"$d"/*; do
+			[ -e "$f" ] && [ ! -e "$out/build/qemu-bundle/$d/${f##*/}" ] &&
+				ln -s "$f" "$out/build/qemu-bundle/$d/"
+		done
+	done
+	return 0
+}
+
 if [ -f "$out/.complete" ]; then
+	link_firmware
 	echo "$out/build" >"$top/build/qemu-path"
 	echo "qemu/build.sh: cached build $out (qemu $version + $(ls "$here"/patches/*.patch | wc -l) patches)"
 	exit 0
@@ -94,6 +110,7 @@ if ! make -C "$out/build" -j"$jobs" "${TARGETS[@]}" >"$out/build.log" 2>&1; then
 	grep -E 'error|FAILED' "$out/build.log" | head -30 >&2
 	die "build failed (log: $out/build.log)"
 fi
+link_firmware
 touch "$out/.complete"
 echo "$out/build" >"$top/build/qemu-path"
 echo "qemu/build.sh: done: $out/build/qemu-system-x86_64"
