@@ -37,20 +37,23 @@ cat >"$work/guest.sh" <<'EOF'
 echo "guest: kernel nodes $(cat /sys/devices/system/node/online), cpu1 on node $(ls -d /sys/devices/system/cpu/cpu1/node* 2>/dev/null | sed 's/.*node//')"
 if command -v xpv-top >/dev/null; then
 	xpv-top --once
+	# print every new map until the host says the demo is over
+	xpv-top --watch --timeout 300000 >/tmp/watch.log 2>&1 &
 	echo GUEST-READY
-	xpv-top --watch --count 1 --timeout 120000
-	echo "guest: after the move:"
-	xpv-top --once
+	i=0; while [ ! -e /xpv/host/done ] && [ $i -lt 3000 ]; do sleep 0.1; i=$((i + 1)); done
+	kill $! 2>/dev/null
+	echo "guest: the last map xpv-top --watch printed (host said version $(cat /xpv/host/done)):"
+	awk '/^map version/ { buf = "" } { buf = buf $0 "\n" } END { printf "%s", buf }' /tmp/watch.log
 else
 	echo GUEST-READY
-	i=0; while [ ! -e /xpv/host/done ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i + 1)); done
+	i=0; while [ ! -e /xpv/host/done ] && [ $i -lt 3000 ]; do sleep 0.1; i=$((i + 1)); done
 fi
 EOF
 
 mk=()
 [ -f "$ko" ] && mk+=(--module "$ko")
-[ -x "$top_bin" ] && mk+=(--bin "$top_bin")
-[ ${#mk[@]} -eq 2 ] || echo "demo: guest driver or xpv-top not built: showing the host side only"
+[ -x "$top_bin" ] && mk+=(--bin "$top_bin:/usr/bin/xpv-top")
+[ ${#mk[@]} -eq 4 ] || echo "demo: guest driver or xpv-top not built: showing the host side only"
 
 say "Booting Debian's 6.1 kernel (TCG) with 2 guest nodes and virtio-numa-pci"
 t0=$(date +%s)
@@ -97,13 +100,13 @@ until show_map | grep -q "vCPU 1: host node 1"; do
 done
 echo "(QMP shows the move after $((($(date +%s%N) - t1) / 1000000)) ms; scan period 200 ms, debounce 2)"
 show_map
-if [ ${#mk[@]} -eq 2 ]; then
-	say "Inside the guest: xpv-top --watch saw the change"
-	vm_wait_for 'guest: after the move' 60 >/dev/null || true
-	sleep 1 # let the guest finish printing
-	sed -n '/GUEST-READY/,$p' "$VM_LOG" | grep -v 'GUEST-READY\|XPV-GUEST-EXIT' | tr -d '\r' | head -60
-else
-	touch "$VM_SHARE/done"
+# Tell the guest which version the move produced and let it finish.
+version=$(show_map | sed -n 's/^QMP map version //p')
+echo "$version" >"$VM_SHARE/done.tmp" && mv "$VM_SHARE/done.tmp" "$VM_SHARE/done"
+if [ ${#mk[@]} -eq 4 ]; then
+	say "Inside the guest: xpv-top --watch saw the change (guest kernel node = 'node')"
+	vm_wait_exit 60 >/dev/null
+	sed -n '/the last map xpv-top --watch printed/,$p' "$VM_LOG" | grep -v 'XPV-GUEST-EXIT\|reboot:' | tr -d '\r'
 fi
 vm_wait_exit 60 >/dev/null
 say "Done"
