@@ -22,8 +22,55 @@ static const char *type_name(enum cfg_type t)
 		return "an object";
 	case CFG_ARR:
 		return "an array";
+	case CFG_SIZE:
+		return "a number of bytes or a size such as \"500M\" (K, M, G, T: powers of 1024)";
 	}
 	return "?";
+}
+
+int config_size(json_t *v, double *bytes)
+{
+	const char *s;
+	char *end;
+	double d, mul = 1;
+
+	if (json_is_number(v)) {
+		*bytes = json_number_value(v);
+		return isfinite(*bytes) ? 0 : -1;
+	}
+	if (!json_is_string(v))
+		return -1;
+	s = json_string_value(v);
+	errno = 0;
+	d = strtod(s, &end);
+	if (errno || end == s || !isfinite(d) || !((*s >= '0' && *s <= '9') || *s == '.'))
+		return -1;
+	switch (*end) {
+	case 'T':
+		mul *= 1024;
+		/* fall through */
+	case 'G':
+		mul *= 1024;
+		/* fall through */
+	case 'M':
+		mul *= 1024;
+		/* fall through */
+	case 'K':
+		mul *= 1024;
+		end++;
+		if (*end == 'i')
+			end++;
+		if (*end == 'B')
+			end++;
+		break;
+	case 'B':
+		end++;
+		break;
+	}
+	if (*end)
+		return -1;
+	*bytes = d * mul;
+	return 0;
 }
 
 int config_check(json_t *obj, const char *prefix, const struct cfg_key *keys,
@@ -60,6 +107,9 @@ int config_check(json_t *obj, const char *prefix, const struct cfg_key *keys,
 		case CFG_OBJ:
 			ok = json_is_object(v);
 			break;
+		case CFG_SIZE:
+			ok = config_size(v, &(double){0}) == 0;
+			break;
 		default:
 			ok = json_is_array(v);
 			break;
@@ -67,8 +117,11 @@ int config_check(json_t *obj, const char *prefix, const struct cfg_key *keys,
 		if (!ok)
 			return xpv_error_set(err, 0, "%s%s%s: must be %s", prefix,
 					     *prefix ? "." : "", k, type_name(key->type));
-		if (key->type == CFG_INT || key->type == CFG_NUM) {
+		if (key->type == CFG_INT || key->type == CFG_NUM || key->type == CFG_SIZE) {
 			double d = json_number_value(v);
+
+			if (key->type == CFG_SIZE)
+				config_size(v, &d);
 
 			if (!isfinite(d) || d < key->min || d > key->max)
 				return xpv_error_set(err, 0, "%s%s%s: %g is out of range [%g, %g]",

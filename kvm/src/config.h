@@ -45,15 +45,19 @@ void config_free(struct xpv_config *cfg);
 json_t *config_section(const struct xpv_config *cfg, const char *name);
 
 /* Helpers for validating an object against a key table. */
-enum cfg_type { CFG_INT, CFG_NUM, CFG_STR, CFG_BOOL, CFG_OBJ, CFG_ARR };
+/* CFG_SIZE: bytes, as a number or a string with a binary suffix ("500M"). */
+enum cfg_type { CFG_INT, CFG_NUM, CFG_STR, CFG_BOOL, CFG_OBJ, CFG_ARR, CFG_SIZE };
 struct cfg_key {
 	const char *name;
 	enum cfg_type type;
-	double min, max; /* for CFG_INT / CFG_NUM */
+	double min, max; /* for CFG_INT / CFG_NUM / CFG_SIZE */
 };
 /* Check every key of obj is in keys[] (NULL-name terminated) and typed and
  * ranged correctly; prefix names the object in messages ("kyoto"). */
 int config_check(json_t *obj, const char *prefix, const struct cfg_key *keys,
 		 struct xpv_error **err);
+
+/* The value of a CFG_SIZE key (already checked by config_check). */
+int config_size(json_t *v, double *bytes);
 
 #endif

@@ -43,5 +43,6 @@ struct xpv_controller {
 };
 
 extern const struct xpv_controller kyoto_controller;
+extern const struct xpv_controller homing_controller;
 
 #endif

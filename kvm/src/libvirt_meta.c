@@ -46,13 +46,9 @@ int libvirt_meta_parse(const char *xml, double *permit, struct xpv_error **err)
 	return 1;
 }
 
-int libvirt_meta_permit(struct libvirt_meta **m, const char *uri, const char *domain,
-			double *permit, struct xpv_error **err)
+static int meta_connect(struct libvirt_meta **m, const char *uri, struct xpv_error **err)
 {
-	virDomainPtr dom;
 	virErrorPtr ve;
-	char *xml;
-	int ret;
 
 	if (!*m) {
 		*m = calloc(1, sizeof(**m));
@@ -72,14 +68,40 @@ int libvirt_meta_permit(struct libvirt_meta **m, const char *uri, const char *do
 					     ve && ve->message ? ve->message : "?");
 		}
 	}
+	return 0;
+}
+
+int libvirt_meta_get(struct libvirt_meta **m, const char *uri, const char *domain, const char *ns,
+		     char **xml, char **domxml, struct xpv_error **err)
+{
+	virDomainPtr dom;
+
+	*xml = NULL;
+	if (domxml)
+		*domxml = NULL;
+	if (meta_connect(m, uri, err) < 0)
+		return -1;
 	dom = virDomainLookupByName((*m)->conn, domain);
 	if (!dom)
 		return 0; /* not a libvirt domain of this connection */
-	xml = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, XPV_XMLNS,
-				   VIR_DOMAIN_AFFECT_CURRENT);
+	/* NULL: VIR_ERR_NO_DOMAIN_METADATA, no element in this namespace */
+	*xml = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, ns,
+				    VIR_DOMAIN_AFFECT_CURRENT);
+	if (domxml)
+		*domxml = virDomainGetXMLDesc(dom, 0);
 	virDomainFree(dom);
-	if (!xml)
-		return 0; /* VIR_ERR_NO_DOMAIN_METADATA: no permit */
+	return 1;
+}
+
+int libvirt_meta_permit(struct libvirt_meta **m, const char *uri, const char *domain,
+			double *permit, struct xpv_error **err)
+{
+	char *xml;
+	int ret;
+
+	ret = libvirt_meta_get(m, uri, domain, XPV_XMLNS, &xml, NULL, err);
+	if (ret <= 0 || !xml)
+		return ret < 0 ? ret : 0; /* no domain, or no permit */
 	ret = libvirt_meta_parse(xml, permit, err);
 	free(xml);
 	return ret;

@@ -17,6 +17,11 @@ struct libvirt_meta;
 /* 1 and *permit set when the domain has a permit, 0 when it has none. */
 int libvirt_meta_permit(struct libvirt_meta **m, const char *uri, const char *domain,
 			double *permit, struct xpv_error **err);
+/* The metadata element of namespace ns (*xml, NULL when none) and, when
+ * domxml is not NULL, the domain XML.  1 when the domain exists, 0 when
+ * libvirt does not know it.  Strings are malloc'd. */
+int libvirt_meta_get(struct libvirt_meta **m, const char *uri, const char *domain, const char *ns,
+		     char **xml, char **domxml, struct xpv_error **err);
 /* Parse the llc-cap attribute out of the metadata element (pure). */
 int libvirt_meta_parse(const char *xml, double *permit, struct xpv_error **err);
 void libvirt_meta_close(struct libvirt_meta *m);

@@ -27,6 +27,7 @@
 
 static const struct xpv_controller *const controllers[] = {
 	&kyoto_controller,
+	&homing_controller,
 };
 #define N_CTL (sizeof(controllers) / sizeof(controllers[0]))
 

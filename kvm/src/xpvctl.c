@@ -2,7 +2,8 @@
 /*
  * xpvctl: talk to xpvd over its UNIX socket (protocol in docs/xpvd.md).
  *   xpvctl [-s SOCKET] [-j] status | events | permit set VM VALUE|none |
- *          permit clear VM | ping
+ *          permit clear VM | homing status [VM] | homing repatriate VM |
+ *          audit VM | ping
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -50,6 +51,87 @@ static void print_status(json_t *r)
 	}
 }
 
+static void human_bytes(char *buf, size_t len, double b)
+{
+	static const char *const u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	int i = 0;
+
+	while (b >= 1024 && i < 4) {
+		b /= 1024;
+		i++;
+	}
+	snprintf(buf, len, i ? "%.1f%s" : "%.0f%s", b, u[i]);
+}
+
+static double num(json_t *o, const char *k)
+{
+	return json_number_value(json_object_get(o, k));
+}
+
+/* One line per VM, then one per region with its bytes on each host node. */
+static void print_homing(json_t *r)
+{
+	json_t *vms = json_object_get(r, "vms"), *vm;
+	size_t i;
+
+	printf("%-16s %-7s %-10s %-12s %10s %10s %6s %10s %9s %9s\n", "VM", "PID", "POLICY",
+	       "STATE", "RESIDENT", "REMOTE", "PASSES", "MOVED", "UNMOVABLE", "LAST_PASS");
+	json_array_foreach (vms, i, vm) {
+		json_t *regs = json_object_get(vm, "regions"), *reg, *u, *lp;
+		char res[32], rem[32], mov[32], last[32] = "-";
+		long long unmov = 0;
+		const char *k;
+		size_t j;
+
+		json_object_foreach (json_object_get(vm, "unmovable_pages"), k, u)
+			unmov += json_integer_value(u);
+		human_bytes(res, sizeof(res), num(vm, "resident_bytes"));
+		human_bytes(rem, sizeof(rem), num(vm, "remote_bytes"));
+		human_bytes(mov, sizeof(mov), num(vm, "moved_bytes"));
+		lp = json_object_get(vm, "last_pass_s");
+		if (json_is_number(lp))
+			snprintf(last, sizeof(last), "%.0fs ago", json_number_value(lp));
+		printf("%-16s %-7lld %-10s %-12s %10s %10s %6lld %10s %9lld %9s%s%s\n",
+		       json_string_value(json_object_get(vm, "vm")),
+		       (long long)json_integer_value(json_object_get(vm, "pid")),
+		       json_string_value(json_object_get(vm, "policy")),
+		       json_string_value(json_object_get(vm, "state")), res, rem,
+		       (long long)json_integer_value(json_object_get(vm, "passes")), mov, unmov,
+		       last, json_object_get(vm, "degraded") ? "  degraded: " : "",
+		       json_object_get(vm, "degraded")
+			       ? json_string_value(json_object_get(vm, "degraded"))
+			       : "");
+		json_array_foreach (regs, j, reg) {
+			json_t *nodes = json_object_get(reg, "bytes_per_node"), *nb;
+			const char *node;
+
+			human_bytes(res, sizeof(res), num(reg, "resident_bytes"));
+			human_bytes(rem, sizeof(rem), num(reg, "remote_bytes"));
+			printf("  %-24s home %-3lld (%s) resident %s remote %s  nodes:",
+			       json_string_value(json_object_get(reg, "region")),
+			       (long long)json_integer_value(json_object_get(reg, "home")),
+			       json_string_value(json_object_get(reg, "home_source")), res, rem);
+			json_object_foreach (nodes, node, nb) {
+				human_bytes(res, sizeof(res), json_number_value(nb));
+				printf(" %s=%s", node, res);
+			}
+			putchar('\n');
+		}
+	}
+}
+
+static void print_audit(json_t *r)
+{
+	json_t *f;
+	size_t i;
+
+	json_array_foreach (json_object_get(r, "findings"), i, f)
+		printf("%-5s %-24s %s\n", json_string_value(json_object_get(f, "severity")),
+		       json_string_value(json_object_get(f, "code")),
+		       json_string_value(json_object_get(f, "message")));
+	printf("%lld warning(s)\n", (long long)json_integer_value(json_object_get(r, "warnings")));
+}
+
 int main(int argc, char **argv)
 {
 	const char *sock = getenv("XPVD_SOCKET");
@@ -74,6 +156,7 @@ int main(int argc, char **argv)
 			fprintf(opt == 'h' ? stdout : stderr,
 				"usage: xpvctl [-s SOCKET] [-j] status | events | "
 				"permit set VM VALUE|none | permit clear VM | "
+				"homing status [VM] | homing repatriate VM | audit VM | "
 				"ping\n");
 			return opt == 'h' ? 0 : 2;
 		}
@@ -140,6 +223,11 @@ int main(int argc, char **argv)
 		fputs(resp, stdout);
 	} else if (!strcmp(argv[optind], "status")) {
 		print_status(json_object_get(r, "result"));
+	} else if (!strcmp(argv[optind], "homing") && optind + 1 < argc &&
+		   !strcmp(argv[optind + 1], "status")) {
+		print_homing(json_object_get(r, "result"));
+	} else if (!strcmp(argv[optind], "audit")) {
+		print_audit(json_object_get(r, "result"));
 	} else {
 		char *s =
 			json_dumps(json_object_get(r, "result"), JSON_INDENT(2) | JSON_ENCODE_ANY);

@@ -62,10 +62,16 @@ struct mh_region_spec {
 	int home;
 };
 
+struct mh_memdev; /* qmp.h */
+
 struct mh_vm_opts {
 	int pid;
 	const char *name; /* label for metrics; default "pid<N>" */
 	const char *qmp_path; /* optional QMP socket */
+	/* Memory backends known without QMP (xpvd: from libvirt's domain XML,
+	 * whose QMP monitor belongs to libvirtd); used when qmp_path is NULL. */
+	const struct mh_memdev *memdevs;
+	int nr_memdevs;
 	const struct mh_region_spec *specs;
 	int nr_specs;
 	int default_home; /* -1: none; applies to auto-detected regions */

@@ -155,12 +155,15 @@ int mh_vm_new(const struct mh_vm_opts *opts, struct mh_vm **out, struct xpv_erro
 		if (rc)
 			goto fail;
 	}
-	rc = mh_regions_discover(&vm->o, md, nr_md, &vm->regions, &vm->nr_regions, err);
+	rc = mh_regions_discover(&vm->o, md ? md : opts->memdevs, md ? nr_md : opts->nr_memdevs,
+				 &vm->regions, &vm->nr_regions, err);
 	free(md);
 	/* not owned past this point */
 	vm->o.specs = NULL;
 	vm->o.nr_specs = 0;
 	vm->o.qmp_path = NULL;
+	vm->o.memdevs = NULL;
+	vm->o.nr_memdevs = 0;
 	if (rc)
 		goto fail;
 	if (vm->nr_regions == 0) {

@@ -1,0 +1,906 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The memory-homing controller: keeps each VM's guest RAM on its home host
+ * node with libmemhome (kvm/memhome, docs/memhome.md).  Per VM: find the
+ * QEMU process (libvirt pid file, a configured pid file, or the process of
+ * the VM's threads), its homing parameters (config, then <xpvh:homing>
+ * metadata) and home nodes (config, then <numatune>), then call
+ * mh_vm_tick() whenever the library asks to be called.  A VM whose process
+ * exits (shut down, migrated away) is kept, marked exited, until discovery
+ * drops it or a new process appears under its name.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <numa.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+/* xpvd's error.h before libmemhome's copy of it (same guard, same struct) */
+#include "controller.h"
+#include "homing.h"
+#include "libvirt_meta.h"
+#include "util.h"
+
+#include "audit.h"
+
+#define NS 1000000000ull
+/* metadata is re-read this often (periods), like Kyoto's permits */
+#define META_PERIODS 50
+
+struct hvm {
+	char *name;
+	enum xpv_vm_kind kind;
+	struct homing *h;
+	struct homing_params p; /* resolved: config + metadata */
+	const char *policy_src; /* config, libvirt, default, none */
+	const char *home_src; /* config, numatune, numa_maps */
+	int pid;
+	int exited_pid; /* do not set up this pid again */
+	struct mh_vm *mh;
+	uint64_t next_ns, retry_ns;
+	uint64_t last_pass_start_ns, last_pass_end_ns, last_pass_moved;
+	uint64_t meta_checked;
+	char *degraded;
+	bool exited;
+	int seen;
+};
+
+struct homing {
+	const struct xpv_host *host;
+	struct homing_cfg cfg;
+	struct libvirt_meta *meta;
+	FILE *log;
+	int log_nodes;
+	size_t n;
+	struct hvm **vms;
+	uint64_t ticks;
+};
+
+static void set_degraded(struct hvm *vm, const char *what, struct xpv_error **e)
+{
+	char *msg = NULL;
+
+	if (asprintf(&msg, "%s: %s%s%s", what, (*e) && (*e)->msg ? (*e)->msg : "failed",
+		     (*e) && (*e)->status ? ": " : "",
+		     (*e) && (*e)->status ? strerror((*e)->status) : "") < 0)
+		msg = NULL;
+	/* log once per kind of problem, keep it for status */
+	if (msg && (!vm->degraded || strcmp(vm->degraded, msg)))
+		fprintf(stderr, "xpvd: homing: vm %s: %s\n", vm->name, msg);
+	free(vm->degraded);
+	vm->degraded = msg;
+	xpv_error_free(e);
+}
+
+static void clear_degraded(struct hvm *vm)
+{
+	free(vm->degraded);
+	vm->degraded = NULL;
+}
+
+/* ---- the time series log --------------------------------------------- */
+
+static const char *const ev_names[] = {"sample", "pass-start", "progress", "pass-end", "exited"};
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(f, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			fprintf(f, "\\u%04x", *s);
+		else
+			fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+static void log_event(struct homing *h, struct hvm *hv, const struct mh_vm *vm,
+		      const struct mh_event *ev)
+{
+	struct timespec ts;
+	struct mh_vm_stats st;
+	double now;
+	FILE *f = h->log;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = ts.tv_sec + ts.tv_nsec / 1e9;
+	mh_vm_stats(vm, &st);
+	if (h->cfg.log_csv) {
+		for (int i = 0; i < mh_vm_nr_regions(vm); i++) {
+			const struct mh_region *r = mh_vm_region(vm, i);
+
+			fprintf(f, "%.3f,%s,%s,%s,%d,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64,
+				now, hv->name, ev_names[ev->kind], r->name, r->home,
+				r->resident_bytes, r->remote_bytes, ev->moved_bytes,
+				ev->failed_pages);
+			for (int k = 0; k < h->log_nodes; k++)
+				fprintf(f, ",%" PRIu64, r->node_bytes[k]);
+			fputc('\n', f);
+		}
+		fflush(f);
+		return;
+	}
+	fprintf(f, "{\"time\":%.3f,\"t\":%.3f,\"vm\":", now, ev->t_ns / 1e9);
+	json_str(f, hv->name);
+	fprintf(f, ",\"pid\":%d,\"event\":\"%s\"", mh_vm_pid(vm), ev_names[ev->kind]);
+	if (ev->reason) {
+		fputs(",\"reason\":", f);
+		json_str(f, ev->reason);
+	}
+	fprintf(f,
+		",\"resident_bytes\":%" PRIu64 ",\"remote_bytes\":%" PRIu64
+		",\"moved_bytes\":%" PRIu64 ",\"failed_pages\":%" PRIu64
+		",\"moved_bytes_total\":%" PRIu64,
+		st.resident_bytes, st.remote_bytes, ev->moved_bytes, ev->failed_pages,
+		st.moved_bytes_total);
+	if (ev->kind == MH_EV_SAMPLE) {
+		fputs(",\"regions\":[", f);
+		for (int i = 0; i < mh_vm_nr_regions(vm); i++) {
+			const struct mh_region *r = mh_vm_region(vm, i);
+
+			fprintf(f, "%s{\"region\":", i ? "," : "");
+			json_str(f, r->name);
+			fprintf(f,
+				",\"home\":%d,\"resident_bytes\":%" PRIu64
+				",\"remote_bytes\":%" PRIu64 ",\"nodes\":{",
+				r->home, r->resident_bytes, r->remote_bytes);
+			for (int k = 0, first = 1; k < MH_MAX_NODES; k++)
+				if (r->node_bytes[k] || k == r->home) {
+					fprintf(f, "%s\"%d\":%" PRIu64, first ? "" : ",", k,
+						r->node_bytes[k]);
+					first = 0;
+				}
+			fputs("}}", f);
+		}
+		fputc(']', f);
+	}
+	fputs("}\n", f);
+	fflush(f);
+}
+
+static void on_event(const struct mh_vm *vm, const struct mh_event *ev, void *arg)
+{
+	struct hvm *hv = arg;
+	uint64_t now = xpv_now_ns();
+
+	if (ev->kind == MH_EV_PASS_START)
+		hv->last_pass_start_ns = now;
+	if (ev->kind == MH_EV_PASS_END) {
+		hv->last_pass_end_ns = now;
+		hv->last_pass_moved = ev->moved_bytes;
+	}
+	if (hv->h->log)
+		log_event(hv->h, hv, vm, ev);
+}
+
+static int open_log(struct homing *h, struct xpv_error **err)
+{
+	int maxn;
+
+	if (!h->cfg.log_path)
+		return 0;
+	h->log = fopen(h->cfg.log_path, "ae");
+	if (!h->log)
+		return xpv_error_set(err, errno, "homing.log: opening `%s`", h->cfg.log_path);
+	maxn = numa_available() >= 0 ? numa_max_node() + 1 : 1;
+	h->log_nodes = maxn > MH_MAX_NODES ? MH_MAX_NODES : maxn;
+	if (h->cfg.log_csv && fseek(h->log, 0, SEEK_END) == 0 && ftell(h->log) == 0) {
+		fputs("time,vm,event,region,home,resident_bytes,remote_bytes,moved_bytes,"
+		      "failed_pages",
+		      h->log);
+		for (int k = 0; k < h->log_nodes; k++)
+			fprintf(h->log, ",n%d", k);
+		fputc('\n', h->log);
+		fflush(h->log);
+	}
+	return 0;
+}
+
+/* ---- finding the process ----------------------------------------------- */
+
+static int read_int_file(const char *path, long *out)
+{
+	cleanup_free char *buf = NULL;
+	struct xpv_error *e = NULL;
+	char *end;
+
+	if (xpv_read_file(path, &buf, &e) < 0) {
+		xpv_error_free(&e);
+		return -1;
+	}
+	errno = 0;
+	*out = strtol(buf, &end, 10);
+	if (errno || end == buf || *out <= 0 || (*end && *end != '\n'))
+		return -1;
+	return 0;
+}
+
+static bool pid_exists(int pid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	return xpv_path_exists(path);
+}
+
+static int tgid_of(pid_t tid)
+{
+	char path[64], line[128];
+	int tgid = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Tgid: %d", &tgid) == 1)
+			break;
+	fclose(f);
+	return tgid;
+}
+
+static long rss_pages(int pid)
+{
+	char path[64];
+	long size = 0, rss = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/statm", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld %ld", &size, &rss) != 2)
+		rss = -1;
+	fclose(f);
+	return rss;
+}
+
+/*
+ * The process holding the guest RAM: libvirt's pid file; a configured pid
+ * file; otherwise, among the processes of the VM's threads, the one with
+ * the largest resident set (a wrapper shell or a helper in a plain cgroup
+ * is small next to QEMU).  0 when there is none (yet).
+ */
+static int find_pid(const struct homing_params *p, const struct xpv_vm *d)
+{
+	long pid, best_rss = -1;
+	int best = 0;
+
+	if (p->pid_file)
+		return read_int_file(p->pid_file, &pid) == 0 && pid_exists(pid) ? (int)pid : 0;
+	if (d->kind == XPV_VM_LIBVIRT) {
+		cleanup_free char *path = NULL;
+
+		if (asprintf(&path, "/run/libvirt/qemu/%s.pid", d->name) >= 0 &&
+		    read_int_file(path, &pid) == 0 && pid_exists(pid))
+			return (int)pid;
+	}
+	for (size_t g = 0; g < d->n_groups; g++)
+		for (size_t t = 0; t < d->groups[g].n_tids; t++) {
+			int tg = tgid_of(d->groups[g].tids[t]);
+			long rss;
+
+			if (tg <= 0 || tg == best)
+				continue;
+			rss = rss_pages(tg);
+			if (rss > best_rss) {
+				best_rss = rss;
+				best = tg;
+			}
+		}
+	return best;
+}
+
+/* ---- setting a VM up --------------------------------------------------- */
+
+static void drop_mh(struct hvm *hv)
+{
+	mh_vm_free(hv->mh);
+	hv->mh = NULL;
+	hv->exited = false;
+	hv->last_pass_start_ns = hv->last_pass_end_ns = hv->last_pass_moved = 0;
+}
+
+static bool same_params(const struct homing_params *a, const struct homing_params *b)
+{
+	return a->policy == b->policy && a->period_ns == b->period_ns &&
+	       a->threshold_bytes == b->threshold_bytes &&
+	       a->scan_interval_ns == b->scan_interval_ns && a->min_gap_ns == b->min_gap_ns &&
+	       a->rate_bytes_per_s == b->rate_bytes_per_s &&
+	       a->cpu_budget_ppm == b->cpu_budget_ppm && a->default_home == b->default_home;
+}
+
+/*
+ * Config entry, then <xpvh:homing> metadata on top; for libvirt domains also
+ * the memdevs and default home from <numatune>.  On an error (libvirtd not
+ * answering, a bad metadata value, a bad <numatune>) *p still holds what
+ * could be used (at least the config's values) and -1 is returned so the
+ * caller can report it.
+ */
+static int resolve(struct homing *h, struct hvm *hv, struct homing_params *p, struct mh_memdev **md,
+		   int *nr_md, struct xpv_error **err)
+{
+	const struct homing_params *c = homing_config_vm(&h->cfg, hv->name);
+	char *meta = NULL, *domxml = NULL;
+	struct homing_params t;
+	int ret, dflt;
+
+	*md = NULL;
+	*nr_md = 0;
+	if (homing_params_copy(p, c) < 0) {
+		p->policy = -1;
+		return xpv_error_set(err, ENOMEM, "homing");
+	}
+	hv->policy_src = p->policy < 0 ? "none" : c == &h->cfg.defaults ? "default" : "config";
+	hv->home_src = p->nr_specs || p->default_home >= 0 ? "config" : "numa_maps";
+	if (hv->kind != XPV_VM_LIBVIRT || (!h->cfg.use_metadata && !h->cfg.use_numatune))
+		return 0;
+	ret = libvirt_meta_get(&h->meta, h->cfg.libvirt_uri, hv->name, XPV_HOMING_XMLNS, &meta,
+			       h->cfg.use_numatune ? &domxml : NULL, err);
+	if (ret <= 0)
+		return ret < 0 ? xpv_error_wrap(err, "reading libvirt metadata") : 0;
+	if (domxml && !p->qmp) {
+		if (homing_numatune_parse(domxml, md, nr_md, &dflt, err) < 0) {
+			xpv_error_wrap(err, "libvirt domain XML");
+		} else {
+			if (p->default_home < 0 && dflt >= 0)
+				p->default_home = dflt;
+			if (*nr_md || dflt >= 0)
+				hv->home_src = "numatune";
+		}
+	}
+	/* metadata applies to a copy, so a bad value changes nothing */
+	t = *p;
+	if (meta && h->cfg.use_metadata && !*err) {
+		if (homing_meta_apply(meta, &t, err) < 0) {
+			xpv_error_wrap(err, "libvirt metadata");
+		} else {
+			*p = t;
+			hv->policy_src = "libvirt";
+		}
+	}
+	free(meta);
+	free(domxml);
+	return *err ? -1 : 0;
+}
+
+static void setup(struct homing *h, struct hvm *hv, uint64_t now)
+{
+	struct xpv_error *e = NULL;
+	struct homing_params p;
+	struct mh_memdev *md = NULL;
+	struct mh_vm_opts o;
+	int nr_md = 0;
+	bool resolved;
+
+	hv->retry_ns = now + h->cfg.retry_ns;
+	hv->meta_checked = h->ticks;
+	resolved = resolve(h, hv, &p, &md, &nr_md, &e) == 0;
+	if (resolved) {
+		if (hv->degraded && !strncmp(hv->degraded, "homing: ", 8))
+			clear_degraded(hv);
+	} else {
+		/* say so, and run with what could be resolved */
+		set_degraded(hv, "homing", &e);
+	}
+	homing_params_free(&hv->p);
+	hv->p = p;
+	if (hv->p.policy < 0) {
+		free(md);
+		return; /* not managed */
+	}
+	mh_vm_opts_init(&o);
+	o.pid = hv->pid;
+	o.name = hv->name;
+	o.qmp_path = hv->p.qmp;
+	o.memdevs = md;
+	o.nr_memdevs = nr_md;
+	o.specs = hv->p.specs;
+	o.nr_specs = hv->p.nr_specs;
+	o.default_home = hv->p.default_home;
+	/* Explicit ranges without "*": those ranges only, no guessing. */
+	for (int i = 0; i < hv->p.nr_specs; i++)
+		if (!hv->p.specs[i].memdev[0] && hv->p.default_home < 0)
+			o.auto_detect = false;
+	o.min_region_size = hv->p.min_region_bytes;
+	o.policy.kind = hv->p.policy;
+	o.policy.period_ns = hv->p.period_ns;
+	o.policy.threshold_bytes = hv->p.threshold_bytes;
+	o.policy.scan_interval_ns = hv->p.scan_interval_ns;
+	o.policy.min_gap_ns = hv->p.min_gap_ns;
+	o.rate_bytes_per_s = hv->p.rate_bytes_per_s;
+	o.cpu_budget_ppm = hv->p.cpu_budget_ppm;
+	if (mh_vm_new(&o, &hv->mh, &e) < 0) {
+		free(md);
+		hv->mh = NULL;
+		xpv_error_wrap(&e, "pid %d", hv->pid);
+		set_degraded(hv, "setting up", &e);
+		return;
+	}
+	free(md);
+	if (resolved)
+		clear_degraded(hv);
+	mh_vm_set_event_fn(hv->mh, on_event, hv);
+	hv->next_ns = now;
+	fprintf(stderr, "xpvd: homing: vm %s: pid %d, %d region(s), policy %s (%s)\n", hv->name,
+		hv->pid, mh_vm_nr_regions(hv->mh), mh_policy_kind_name(hv->p.policy),
+		hv->policy_src);
+}
+
+/* Metadata edits (`virsh metadata`) take effect: a new mh_vm if they change. */
+static void recheck(struct homing *h, struct hvm *hv)
+{
+	struct xpv_error *e = NULL;
+	struct homing_params p;
+	struct mh_memdev *md = NULL;
+	int nr_md = 0;
+
+	if (hv->kind != XPV_VM_LIBVIRT || !h->cfg.use_metadata ||
+	    h->ticks - hv->meta_checked < META_PERIODS)
+		return;
+	hv->meta_checked = h->ticks;
+	if (resolve(h, hv, &p, &md, &nr_md, &e) < 0) {
+		set_degraded(hv, "homing", &e);
+	} else if (hv->degraded && !strncmp(hv->degraded, "homing: ", 8) &&
+		   same_params(&p, &hv->p)) {
+		clear_degraded(hv); /* the metadata was fixed back */
+	} else if (!same_params(&p, &hv->p)) {
+		fprintf(stderr, "xpvd: homing: vm %s: parameters changed, restarting\n", hv->name);
+		drop_mh(hv);
+		hv->retry_ns = 0;
+	}
+	homing_params_free(&p);
+	free(md);
+}
+
+/* ---- the controller ---------------------------------------------------- */
+
+static void homing_shutdown(void *priv);
+
+static int homing_init(void **priv, const struct xpv_host *host, struct xpv_error **err)
+{
+	struct homing *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return xpv_error_set(err, ENOMEM, "homing");
+	h->host = host;
+	if (homing_config_parse(config_section(host->cfg, "homing"), &h->cfg, err) < 0 ||
+	    open_log(h, err) < 0) {
+		homing_shutdown(h);
+		return -1;
+	}
+	*priv = h;
+	return 0;
+}
+
+static struct hvm *find_vm(struct homing *h, const char *name)
+{
+	for (size_t i = 0; i < h->n; i++)
+		if (!strcmp(h->vms[i]->name, name))
+			return h->vms[i];
+	return NULL;
+}
+
+static void free_vm(struct hvm *hv)
+{
+	mh_vm_free(hv->mh);
+	homing_params_free(&hv->p);
+	free(hv->degraded);
+	free(hv->name);
+	free(hv);
+}
+
+static struct hvm *add_vm(struct homing *h, const struct xpv_vm *d)
+{
+	struct hvm **nv = realloc(h->vms, (h->n + 1) * sizeof(*nv)), *hv;
+
+	if (!nv)
+		return NULL;
+	h->vms = nv;
+	hv = calloc(1, sizeof(*hv));
+	if (!hv)
+		return NULL;
+	hv->name = strdup(d->name);
+	if (!hv->name) {
+		free(hv);
+		return NULL;
+	}
+	hv->kind = d->kind;
+	hv->h = h;
+	hv->p.policy = -1;
+	hv->policy_src = "none";
+	hv->home_src = "numa_maps";
+	h->vms[h->n++] = hv;
+	return hv;
+}
+
+static void tick_vm(struct homing *h, struct hvm *hv, const struct xpv_vm *d, uint64_t now)
+{
+	struct xpv_error *e = NULL;
+	uint64_t next = 0;
+	int ret;
+
+	/* Look for the process only while there is none being managed: its
+	 * exit is reported by the library (-ESRCH). */
+	if (!hv->mh || hv->exited) {
+		int pid;
+
+		if (now < hv->retry_ns)
+			return;
+		hv->retry_ns = now + h->cfg.retry_ns;
+		pid = find_pid(homing_config_vm(&h->cfg, hv->name), d);
+		if (pid && pid != hv->pid) {
+			if (hv->mh)
+				fprintf(stderr, "xpvd: homing: vm %s: process %d replaced by %d\n",
+					hv->name, hv->pid, pid);
+			drop_mh(hv);
+			hv->pid = pid;
+		} else if (!pid && !hv->mh) {
+			hv->pid = 0;
+		}
+		/* an exited process keeps its last status until another appears */
+		if (!pid || pid == hv->exited_pid)
+			return;
+		if (!hv->mh)
+			setup(h, hv, now);
+		if (!hv->mh)
+			return;
+	}
+	recheck(h, hv);
+	if (!hv->mh || now < hv->next_ns)
+		return;
+	ret = mh_vm_tick(hv->mh, now, &next, &e);
+	if (ret == -ESRCH) {
+		/* QEMU exited (shutdown, end of a migration): keep the last
+		 * numbers for status, never touch that pid again */
+		fprintf(stderr, "xpvd: homing: vm %s: process %d exited\n", hv->name, hv->pid);
+		xpv_error_free(&e);
+		hv->exited = true;
+		hv->exited_pid = hv->pid;
+		return;
+	}
+	if (ret < 0) {
+		set_degraded(hv, "tick", &e);
+		hv->next_ns = now + h->cfg.retry_ns;
+		return;
+	}
+	if (hv->degraded && !strncmp(hv->degraded, "tick: ", 6))
+		clear_degraded(hv);
+	hv->next_ns = next;
+}
+
+static int homing_tick(void *priv, const struct xpv_vm_list *vms, uint64_t period_ns,
+		       struct xpv_error **err)
+{
+	struct homing *h = priv;
+	uint64_t now = xpv_now_ns();
+
+	(void)period_ns;
+	(void)err;
+	h->ticks++;
+	for (size_t i = 0; i < h->n; i++)
+		h->vms[i]->seen = 0;
+	for (size_t i = 0; i < vms->n; i++) {
+		const struct xpv_vm *d = &vms->vms[i];
+		struct hvm *hv = find_vm(h, d->name);
+
+		if (!hv && !(hv = add_vm(h, d)))
+			continue;
+		hv->seen = 1;
+		tick_vm(h, hv, d, now);
+	}
+	for (size_t i = 0; i < h->n;) {
+		if (h->vms[i]->seen) {
+			i++;
+			continue;
+		}
+		if (h->vms[i]->mh)
+			fprintf(stderr, "xpvd: homing: vm %s: gone\n", h->vms[i]->name);
+		free_vm(h->vms[i]);
+		h->vms[i] = h->vms[--h->n];
+	}
+	return 0;
+}
+
+static const char *vm_state(const struct hvm *hv)
+{
+	if (hv->p.policy < 0)
+		return "unmanaged";
+	if (!hv->pid)
+		return "no-process";
+	if (hv->exited)
+		return "exited";
+	if (!hv->mh)
+		return "waiting";
+	return mh_vm_pass_active(hv->mh) ? "repatriating" : "monitoring";
+}
+
+static json_t *region_json(const struct mh_region *r)
+{
+	json_t *nodes = json_object();
+	char k[16];
+
+	for (int n = 0; n < MH_MAX_NODES; n++)
+		if (r->node_bytes[n] || n == r->home) {
+			snprintf(k, sizeof(k), "%d", n);
+			json_object_set_new(nodes, k, json_integer((json_int_t)r->node_bytes[n]));
+		}
+	return json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:I, s:I, s:I, s:o, s:I, s:b}", "region",
+			 r->name, "start", "", "end", "", "home", r->home, "home_source",
+			 mh_home_source_name(r->home_src), "policy", r->policy, "page_size",
+			 (json_int_t)r->page_size, "resident_bytes", (json_int_t)r->resident_bytes,
+			 "remote_bytes", (json_int_t)r->remote_bytes, "bytes_per_node", nodes,
+			 "other_node_bytes", (json_int_t)r->other_node_bytes, "hugetlb",
+			 r->hugetlb);
+}
+
+static json_t *vm_status(const struct hvm *hv, uint64_t now)
+{
+	json_t *o, *regions = json_array(), *unmov = json_object();
+	struct mh_vm_stats st = {0};
+	uint64_t psz = 4096;
+	char addr[32];
+
+	if (hv->mh) {
+		mh_vm_stats(hv->mh, &st);
+		for (int i = 0; i < mh_vm_nr_regions(hv->mh); i++) {
+			const struct mh_region *r = mh_vm_region(hv->mh, i);
+			json_t *rj = region_json(r);
+
+			snprintf(addr, sizeof(addr), "0x%" PRIx64, r->start);
+			json_object_set_new(rj, "start", json_string(addr));
+			snprintf(addr, sizeof(addr), "0x%" PRIx64, r->end);
+			json_object_set_new(rj, "end", json_string(addr));
+			json_array_append_new(regions, rj);
+			if (i == 0 && r->page_size)
+				psz = r->page_size;
+		}
+	}
+	for (int u = 0; u < MH_UNMOV__COUNT; u++)
+		json_object_set_new(unmov, mh_unmovable_name(u),
+				    json_integer((json_int_t)st.unmovable_pages[u]));
+	o = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o, s:I, "
+		      "s:I, s:I, s:f, s:f, s:o}",
+		      "vm", hv->name, "kind", hv->kind == XPV_VM_PLAIN ? "cgroup" : "libvirt",
+		      "pid", hv->pid, "policy",
+		      hv->p.policy < 0 ? "none" : mh_policy_kind_name(hv->p.policy),
+		      "policy_source", hv->policy_src, "home_source", hv->home_src, "state",
+		      vm_state(hv), "resident_bytes", (json_int_t)st.resident_bytes, "remote_bytes",
+		      (json_int_t)st.remote_bytes, "passes", (json_int_t)st.passes, "moved_bytes",
+		      (json_int_t)st.moved_bytes_total, "moved_pages",
+		      (json_int_t)(st.moved_bytes_total / psz), "unmovable_pages", unmov,
+		      "backoff_ranges", (json_int_t)st.backoff_ranges, "given_up_ranges",
+		      (json_int_t)st.given_up_ranges, "given_up_bytes",
+		      (json_int_t)st.given_up_bytes, "scan_seconds", st.scan_ns_total / 1e9,
+		      "migrate_cpu_seconds", st.migrate_cpu_ns_total / 1e9, "regions", regions);
+	if (!o)
+		return json_null();
+	if (hv->p.policy >= 0) {
+		json_object_set_new(o, "threshold_bytes",
+				    json_integer((json_int_t)hv->p.threshold_bytes));
+		json_object_set_new(o, "period_s", json_real(hv->p.period_ns / 1e9));
+	}
+	/* seconds since the last pass ended (null: none yet) */
+	json_object_set_new(o, "last_pass_s",
+			    hv->last_pass_end_ns ? json_real((now - hv->last_pass_end_ns) / 1e9)
+						 : json_null());
+	json_object_set_new(o, "last_pass_moved_bytes",
+			    json_integer((json_int_t)hv->last_pass_moved));
+	if (hv->degraded)
+		json_object_set_new(o, "degraded", json_string(hv->degraded));
+	return o;
+}
+
+static json_t *homing_status(void *priv)
+{
+	struct homing *h = priv;
+	json_t *arr = json_array();
+	uint64_t now = xpv_now_ns();
+
+	for (size_t i = 0; i < h->n; i++)
+		json_array_append_new(arr, vm_status(h->vms[i], now));
+	return json_pack("{s:o}", "vms", arr);
+}
+
+/* ---- metrics: one family at a time, all VMs (Prometheus groups them) ---- */
+
+struct sample {
+	const char *name, *help;
+	char *line;
+};
+
+struct samples {
+	struct sample *v;
+	size_t n;
+	const char *vm;
+};
+
+static void label_str(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(f, "\\%c", *s);
+		else if (*s == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*s, f);
+	}
+}
+
+static void collect(const char *name, const char *help, const char *label_key, const char *label,
+		    int node, double value, void *arg)
+{
+	struct samples *s = arg;
+	struct sample *nv = realloc(s->v, (s->n + 1) * sizeof(*nv));
+	size_t len = 0;
+	char *line = NULL;
+	FILE *f;
+
+	if (!nv)
+		return;
+	s->v = nv;
+	f = open_memstream(&line, &len);
+	if (!f)
+		return;
+	fprintf(f, "%s{vm=\"", name);
+	label_str(f, s->vm);
+	fputc('"', f);
+	if (label_key && label) {
+		fprintf(f, ",%s=\"", label_key);
+		label_str(f, label);
+		fputc('"', f);
+	}
+	if (node >= 0)
+		fprintf(f, ",node=\"%d\"", node);
+	fprintf(f, "} %.17g\n", value);
+	fclose(f);
+	s->v[s->n++] = (struct sample){name, help, line};
+}
+
+static void homing_metrics(void *priv, FILE *f)
+{
+	struct homing *h = priv;
+	struct samples s = {0};
+
+	for (size_t i = 0; i < h->n; i++) {
+		struct hvm *hv = h->vms[i];
+
+		s.vm = hv->name;
+		if (hv->mh)
+			mh_vm_metrics(hv->mh, collect, &s);
+		if (hv->p.policy >= 0)
+			collect("xpvd_homing_degraded", "1 when the VM's homing has a problem",
+				NULL, NULL, -1, hv->degraded ? 1 : 0, &s);
+	}
+	for (size_t i = 0; i < s.n; i++) {
+		size_t len;
+		bool seen = false;
+
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = !strcmp(s.v[j].name, s.v[i].name);
+		if (seen)
+			continue;
+		len = strlen(s.v[i].name);
+		fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", s.v[i].name, s.v[i].help, s.v[i].name,
+			len > 6 && !strcmp(s.v[i].name + len - 6, "_total") ? "counter" : "gauge");
+		for (size_t j = i; j < s.n; j++)
+			if (!strcmp(s.v[j].name, s.v[i].name) && s.v[j].line)
+				fputs(s.v[j].line, f);
+	}
+	for (size_t i = 0; i < s.n; i++)
+		free(s.v[i].line);
+	free(s.v);
+}
+
+/* ---- xpvctl ------------------------------------------------------------ */
+
+struct findings {
+	json_t *arr;
+};
+
+static void finding(enum mh_severity sev, const char *code, const char *msg, void *arg)
+{
+	struct findings *fs = arg;
+
+	json_array_append_new(fs->arr,
+			      json_pack("{s:s, s:s, s:s}", "severity", mh_severity_name(sev),
+					"code", code, "message", msg));
+}
+
+static int audit(struct homing *h, const char *name, json_t **reply, struct xpv_error **err)
+{
+	struct hvm *hv = find_vm(h, name);
+	struct mh_audit_opts ao = {.proc_root = "/proc", .sys_root = "/sys"};
+	struct findings fs;
+	int rc;
+
+	if (!hv)
+		return xpv_error_set(err, ENOENT, "audit: no VM `%s`", name);
+	if (!hv->pid || hv->exited)
+		return xpv_error_set(err, ESRCH, "audit: VM `%s` has no running process", name);
+	ao.pid = hv->pid;
+	ao.qmp_path = hv->p.qmp;
+	ao.min_region_size = hv->p.min_region_bytes ? hv->p.min_region_bytes : 64ull << 20;
+	fs.arr = json_array();
+	rc = mh_audit(&ao, finding, &fs, err);
+	if (rc < 0) {
+		json_decref(fs.arr);
+		return xpv_error_wrap(err, "audit of `%s`", name);
+	}
+	*reply = json_pack("{s:s, s:i, s:o, s:i}", "vm", name, "pid", hv->pid, "findings", fs.arr,
+			   "warnings", rc);
+	return 1;
+}
+
+static int homing_command(void *priv, int argc, char **argv, json_t **reply, struct xpv_error **err)
+{
+	struct homing *h = priv;
+	struct hvm *hv;
+	uint64_t now = xpv_now_ns();
+
+	if (!strcmp(argv[0], "audit")) {
+		if (argc != 2)
+			return xpv_error_set(err, EINVAL, "usage: audit VM");
+		return audit(h, argv[1], reply, err);
+	}
+	if (strcmp(argv[0], "homing"))
+		return 0;
+	if (argc >= 2 && !strcmp(argv[1], "status") && argc <= 3) {
+		if (argc == 2) {
+			*reply = homing_status(h);
+			return 1;
+		}
+		hv = find_vm(h, argv[2]);
+		if (!hv)
+			return xpv_error_set(err, ENOENT, "homing status: no VM `%s`", argv[2]);
+		*reply = json_pack("{s:[o]}", "vms", vm_status(hv, now));
+		return 1;
+	}
+	if (argc == 3 && !strcmp(argv[1], "repatriate")) {
+		hv = find_vm(h, argv[2]);
+		if (!hv)
+			return xpv_error_set(err, ENOENT, "homing repatriate: no VM `%s`", argv[2]);
+		if (!hv->mh || hv->exited)
+			return xpv_error_set(err, ESRCH, "homing repatriate: VM `%s` is %s",
+					     argv[2], vm_state(hv));
+		mh_vm_request_pass(hv->mh);
+		hv->next_ns = 0;
+		*reply = json_pack("{s:s, s:b}", "vm", argv[2], "requested", 1);
+		return 1;
+	}
+	return xpv_error_set(err, EINVAL, "usage: homing status [VM] | homing repatriate VM");
+}
+
+static void homing_shutdown(void *priv)
+{
+	struct homing *h = priv;
+
+	if (!h)
+		return;
+	for (size_t i = 0; i < h->n; i++)
+		free_vm(h->vms[i]);
+	free(h->vms);
+	libvirt_meta_close(h->meta);
+	if (h->log)
+		fclose(h->log);
+	homing_config_free(&h->cfg);
+	free(h);
+}
+
+const struct xpv_controller homing_controller = {
+	.name = "homing",
+	.init = homing_init,
+	.tick = homing_tick,
+	.status = homing_status,
+	.metrics = homing_metrics,
+	.command = homing_command,
+	.shutdown = homing_shutdown,
+};
