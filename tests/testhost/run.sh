@@ -87,6 +87,12 @@ done
 [ -n "$qemu" ] || qemu=$(vm_qemu) || exit 125
 initrd=$("$top/tests/vm/mkinitramfs.sh" --script "$top/tests/testhost/guest-init.sh") || exit 125
 
+# The guest's /tmp, /run and /dev/shm are its own tmpfs: a repository that
+# lives there (a CI clone in /tmp, say) would be invisible, so share it.
+case $top/ in
+/tmp/* | /run/* | /dev/shm/*) shares=("$top:$top" "${shares[@]+"${shares[@]}"}") ;;
+esac
+
 t0=$(_vm_now_ms)
 share_args=()
 shares_file=''
