@@ -214,41 +214,23 @@ static int hnode_id_or_neg(const struct vnuma_map *m, u16 index)
 	return index < m->nr_hnodes ? m->hnode_id[index] : -1;
 }
 
-static ssize_t version_show(struct device *dev, struct device_attribute *attr, char *buf)
-{
-	struct vnuma *vn = dev_to_vnuma(dev);
-	ssize_t ret;
+/* Counters read under the lock so that a value never tears on 32-bit. */
+#define VNUMA_U64_ATTR(field)                                                                      \
+	static ssize_t field##_show(struct device *dev, struct device_attribute *attr, char *buf)  \
+	{                                                                                          \
+		struct vnuma *vn = dev_to_vnuma(dev);                                              \
+		ssize_t ret;                                                                       \
+                                                                                                   \
+		mutex_lock(&vn->lock);                                                             \
+		ret = sysfs_emit(buf, "%llu\n", vn->field);                                        \
+		mutex_unlock(&vn->lock);                                                           \
+		return ret;                                                                        \
+	}                                                                                          \
+	static DEVICE_ATTR_RO(field)
 
-	mutex_lock(&vn->lock);
-	ret = sysfs_emit(buf, "%llu\n", vn->version);
-	mutex_unlock(&vn->lock);
-	return ret;
-}
-static DEVICE_ATTR_RO(version);
-
-static ssize_t updates_show(struct device *dev, struct device_attribute *attr, char *buf)
-{
-	struct vnuma *vn = dev_to_vnuma(dev);
-	ssize_t ret;
-
-	mutex_lock(&vn->lock);
-	ret = sysfs_emit(buf, "%llu\n", vn->updates);
-	mutex_unlock(&vn->lock);
-	return ret;
-}
-static DEVICE_ATTR_RO(updates);
-
-static ssize_t rejects_show(struct device *dev, struct device_attribute *attr, char *buf)
-{
-	struct vnuma *vn = dev_to_vnuma(dev);
-	ssize_t ret;
-
-	mutex_lock(&vn->lock);
-	ret = sysfs_emit(buf, "%llu\n", vn->rejects);
-	mutex_unlock(&vn->lock);
-	return ret;
-}
-static DEVICE_ATTR_RO(rejects);
+VNUMA_U64_ATTR(version);
+VNUMA_U64_ATTR(updates);
+VNUMA_U64_ATTR(rejects);
 
 static ssize_t mirrored_show(struct device *dev, struct device_attribute *attr, char *buf)
 {
