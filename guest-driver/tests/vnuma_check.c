@@ -477,10 +477,29 @@ static int cmd_busy_unload(void)
 }
 
 /* Any hex address in [lo, hi) among the tokens of FILE? Prints the lines. */
-static int scan_file(const char *path, unsigned long long lo, unsigned long long hi)
+static double uptime_ms(void)
+{
+	double up = 0;
+	FILE *f = fopen("/proc/uptime", "r");
+
+	if (f) {
+		if (fscanf(f, "%lf", &up) != 1)
+			up = 0;
+		fclose(f);
+	}
+	return up * 1000;
+}
+
+/*
+ * @born_ms: uptime when virtio_numa was loaded there.  An older allocation
+ * cannot be its own: it comes from another module whose init section once
+ * sat at these addresses (init sections are freed and reused).
+ */
+static int scan_file(const char *path, unsigned long long lo, unsigned long long hi, double born_ms)
 {
 	char line[1024], rec[4096] = "";
-	int found = 0, hit = 0;
+	int found = 0, hit = 0, old = 0;
+	double now = uptime_ms();
 	FILE *f = fopen(path, "r");
 
 	if (!f)
@@ -498,12 +517,17 @@ static int scan_file(const char *path, unsigned long long lo, unsigned long long
 		char *p = line;
 
 		if (line[0] != ' ' || !strchr(" \t", line[1]) || strncmp(line, "     ", 5)) {
-			if (hit && !strstr(rec, " add_cpu+") && !strstr(rec, " misc_register+")) {
+			if (hit && !old && !strstr(rec, " add_cpu+") &&
+			    !strstr(rec, " misc_register+")) {
 				printf("%s:\n%s", path, rec);
 				found = 1;
 			}
 			rec[0] = 0;
 			hit = 0;
+			old = 0;
+			if (born_ms > 0 && (p = strstr(line, " age=")))
+				old = now - strtod(p + 5, NULL) < born_ms - 1000;
+			p = line;
 		}
 		if (strlen(rec) + strlen(line) < sizeof(rec))
 			strcat(rec, line);
@@ -529,6 +553,31 @@ static int scan_file(const char *path, unsigned long long lo, unsigned long long
 }
 
 /*
+ * Is [base, end) now (partly) occupied by another loaded module?  Its own
+ * allocations would then be blamed on virtio_numa, so the range cannot be
+ * judged.
+ */
+static int range_reused(unsigned long long base, unsigned long long end)
+{
+	unsigned long long mbase, msize;
+	char line[512], name[128];
+	FILE *f = fopen("/proc/modules", "r");
+	int reused = 0;
+
+	while (f && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%127s %llu %*s %*s %*s %llx", name, &msize, &mbase) == 3 &&
+		    mbase < end && base < mbase + msize) {
+			printf("range %llx-%llx now holds module %s: not scanned\n", base, end,
+			       name);
+			reused = 1;
+		}
+	}
+	if (f)
+		fclose(f);
+	return reused;
+}
+
+/*
  * leakscan RANGES-FILE: every line "BASE SIZE" is where virtio_numa was once
  * loaded (from /proc/modules).  After the last unload, a slab object or a
  * vmalloc area whose allocation stack still points into one of those ranges
@@ -539,15 +588,21 @@ static int cmd_leakscan(const char *ranges)
 	unsigned long long base, size;
 	int leaks = 0, traces = 0;
 	FILE *r = fopen(ranges, "r");
-	char path[512];
+	char path[512], rline[256];
 	FILE *ls;
 
 	if (!r)
 		return fail("open %s", ranges);
-	while (fscanf(r, "%llx %llu", &base, &size) == 2) {
+	while (fgets(rline, sizeof(rline), r)) {
+		double born_ms = 0;
+
+		if (sscanf(rline, "%llx %llu %lf", &base, &size, &born_ms) < 2)
+			continue;
 		if (!base)
 			return fail("module addresses are hidden (kptr_restrict)%s", "");
-		leaks |= scan_file("/proc/vmallocinfo", base, base + size);
+		if (range_reused(base, base + size))
+			continue;
+		leaks |= scan_file("/proc/vmallocinfo", base, base + size, 0);
 		ls = popen("ls /sys/kernel/debug/slab/*/alloc_traces 2>/dev/null", "r");
 		while (ls && fgets(path, sizeof(path), ls)) {
 			path[strcspn(path, "\n")] = 0;
@@ -555,7 +610,7 @@ static int cmd_leakscan(const char *ranges)
 			/* vfree() frees vmap_area structs lazily; vmallocinfo has the areas */
 			if (strstr(path, "/vmap_area/"))
 				continue;
-			leaks |= scan_file(path, base, base + size);
+			leaks |= scan_file(path, base, base + size, born_ms);
 		}
 		if (ls)
 			pclose(ls);

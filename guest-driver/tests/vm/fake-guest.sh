@@ -72,7 +72,7 @@ no_kernel_splat() {
 load_vn() {
 	# the core layout (text and data); /proc/modules' size includes the init part
 	insmod $M/virtio_numa.ko "$@" &&
-		echo "$(awk '$1 == "virtio_numa" { print $6 }' /proc/modules) $(cat /sys/module/virtio_numa/coresize)" >>/tmp/vn-ranges
+		echo "$(awk '$1 == "virtio_numa" { print $6 }' /proc/modules) $(cat /sys/module/virtio_numa/coresize) $(awk '{ print $1 * 1000 }' /proc/uptime)" >>/tmp/vn-ranges
 }
 
 memfree() { awk '/^MemFree/ { print $2 }' /proc/meminfo; }
