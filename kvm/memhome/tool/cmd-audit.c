@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <getopt.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -11,29 +12,20 @@ struct out {
 	int n;
 };
 
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			printf("\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			printf("\\u%04x", *s);
-		else
-			putchar(*s);
-	}
-	putchar('"');
-}
-
 static void finding(enum mh_severity sev, const char *code, const char *msg, void *arg)
 {
 	struct out *o = arg;
 
 	if (o->json) {
-		printf("%s{\"severity\":\"%s\",\"code\":\"%s\",\"message\":", o->n ? "," : "",
-		       mh_severity_name(sev), code);
-		json_str(msg);
-		putchar('}');
+		json_t *f = json_pack("{s:s, s:s, s:s}", "severity", mh_severity_name(sev), "code",
+				      code, "message", msg);
+
+		/* jansson escapes the message; findings are joined into one array */
+		if (o->n)
+			putchar(',');
+		if (f)
+			json_dumpf(f, stdout, JSON_COMPACT);
+		json_decref(f);
 	} else {
 		printf("%-5s %-24s %s\n", mh_severity_name(sev), code, msg);
 	}
