@@ -13,6 +13,8 @@
 #   bench/kyoto/run.sh [-r REPS] [-t SECONDS] [-n THREADS] [-s perf|synthetic]
 # Needs root, 2+ CPUs, cgroup v1 or v2 with the cpu controller, make all.
 set -u
+# the configs below use test-only counter sources (synthetic/software)
+export XPVD_TEST_MODE=1
 top=$(cd "$(dirname "$0")/../.." && pwd)
 b=$top/kvm/build
 reps=3 secs=8 nthreads=100 src=auto

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "error.h"
 
 #include <errno.h>
@@ -9,13 +11,24 @@
 #include <string.h>
 #include <unistd.h>
 
+/* The value every function of the idiom returns for an error of this status:
+ * -errno, or -1 when the error carries no errno. */
+static int error_ret(int status)
+{
+	return status > 0 ? -status : -1;
+}
+
 int xpv_error_set(struct xpv_error **err, int status, const char *fmt, ...)
 {
 	va_list ap;
 	char *msg = NULL;
 
+	if (status < 0) /* callers may pass -errno as well as errno */
+		status = -status;
 	if (!err)
-		return -1;
+		return error_ret(status);
+	/* The newest error wins: a caller that ignored an earlier one (and
+	 * did not free it) must not get its stale message back. */
 	xpv_error_free(err);
 	va_start(ap, fmt);
 	if (vasprintf(&msg, fmt, ap) < 0)
@@ -28,7 +41,7 @@ int xpv_error_set(struct xpv_error **err, int status, const char *fmt, ...)
 	} else {
 		free(msg);
 	}
-	return status > 0 ? -status : -1;
+	return error_ret(status);
 }
 
 int xpv_error_wrap(struct xpv_error **err, const char *fmt, ...)
@@ -47,7 +60,7 @@ int xpv_error_wrap(struct xpv_error **err, const char *fmt, ...)
 		(*err)->msg = msg;
 	}
 	free(ctx);
-	return (*err)->status > 0 ? -(*err)->status : -1;
+	return error_ret((*err)->status);
 }
 
 void xpv_error_free(struct xpv_error **err)

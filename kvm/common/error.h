@@ -2,13 +2,19 @@
 /*
  * crun's error idiom for xpvd: functions return a negative value and fill
  * *err; callers add context with xpv_error_wrap().  Nothing below main()
- * exits the process.
+ * exits the process.  One implementation for the whole of kvm/: xpvd and
+ * libmemhome (which links this file's object, see memhome/Makefile).
+ *
+ * xpv_error_set(err, status, ...) accepts errno or -errno (0: no errno),
+ * replaces any error already in *err, and returns -errno (-1 for status 0),
+ * also when err is NULL.  xpv_error_wrap() prefixes "context: " and
+ * returns the same value.
  */
 #ifndef XPV_ERROR_H
 #define XPV_ERROR_H
 
 struct xpv_error {
-	int status; /* errno, or 0 */
+	int status; /* positive errno, or 0 when there is none */
 	char *msg;
 };
 

@@ -111,3 +111,10 @@ uint64_t xpv_now_ns(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
+
+bool xpv_test_mode(void)
+{
+	const char *v = getenv(XPV_TEST_MODE_ENV);
+
+	return v && !strcmp(v, "1");
+}

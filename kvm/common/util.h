@@ -2,6 +2,7 @@
 #ifndef XPV_UTIL_H
 #define XPV_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,5 +16,10 @@ int xpv_write_file(const char *path, const char *s, struct xpv_error **err);
 int xpv_write_atomic(const char *path, const char *s, struct xpv_error **err);
 int xpv_path_exists(const char *path);
 uint64_t xpv_now_ns(void);
+/* True when xpvd runs with XPVD_TEST_MODE=1 in its environment: only then
+ * are test-only inputs (the "synthetic" and "software" counter sources)
+ * accepted.  xpvd announces the mode at start, in status and in metrics. */
+#define XPV_TEST_MODE_ENV "XPVD_TEST_MODE"
+bool xpv_test_mode(void);
 
 #endif

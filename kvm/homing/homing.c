@@ -24,6 +24,7 @@
 #include "controller.h"
 #include "homing.h"
 #include "libvirt_meta.h"
+#include "prom.h"
 #include "util.h"
 
 #include "audit.h"
@@ -710,65 +711,38 @@ static json_t *homing_status(void *priv)
 	return json_pack("{s:o}", "vms", arr);
 }
 
-/* ---- metrics: one family at a time, all VMs (Prometheus groups them) ---- */
-
-struct sample {
-	const char *name, *help;
-	char *line;
-};
+/* ---- metrics: through the shared writer (prom.c), grouped by family ---- */
 
 struct samples {
-	struct sample *v;
-	size_t n;
+	struct prom_set *set;
 	const char *vm;
 };
-
-static void label_str(FILE *f, const char *s)
-{
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fprintf(f, "\\%c", *s);
-		else if (*s == '\n')
-			fputs("\\n", f);
-		else
-			fputc(*s, f);
-	}
-}
 
 static void collect(const char *name, const char *help, const char *label_key, const char *label,
 		    int node, double value, void *arg)
 {
 	struct samples *s = arg;
-	struct sample *nv = realloc(s->v, (s->n + 1) * sizeof(*nv));
-	size_t len = 0;
-	char *line = NULL;
-	FILE *f;
+	const char *labels[7] = {"vm", s->vm};
+	char nodestr[16];
+	size_t n = 2;
 
-	if (!nv)
-		return;
-	s->v = nv;
-	f = open_memstream(&line, &len);
-	if (!f)
-		return;
-	fprintf(f, "%s{vm=\"", name);
-	label_str(f, s->vm);
-	fputc('"', f);
 	if (label_key && label) {
-		fprintf(f, ",%s=\"", label_key);
-		label_str(f, label);
-		fputc('"', f);
+		labels[n++] = label_key;
+		labels[n++] = label;
 	}
-	if (node >= 0)
-		fprintf(f, ",node=\"%d\"", node);
-	fprintf(f, "} %.17g\n", value);
-	fclose(f);
-	s->v[s->n++] = (struct sample){name, help, line};
+	if (node >= 0) {
+		snprintf(nodestr, sizeof(nodestr), "%d", node);
+		labels[n++] = "node";
+		labels[n++] = nodestr;
+	}
+	labels[n] = NULL;
+	prom_set_add(s->set, name, help, labels, value);
 }
 
 static void homing_metrics(void *priv, FILE *f)
 {
 	struct homing *h = priv;
-	struct samples s = {0};
+	struct samples s = {prom_set_new(), NULL};
 
 	for (size_t i = 0; i < h->n; i++) {
 		struct hvm *hv = h->vms[i];
@@ -780,24 +754,7 @@ static void homing_metrics(void *priv, FILE *f)
 			collect("xpvd_homing_degraded", "1 when the VM's homing has a problem",
 				NULL, NULL, -1, hv->degraded ? 1 : 0, &s);
 	}
-	for (size_t i = 0; i < s.n; i++) {
-		size_t len;
-		bool seen = false;
-
-		for (size_t j = 0; j < i && !seen; j++)
-			seen = !strcmp(s.v[j].name, s.v[i].name);
-		if (seen)
-			continue;
-		len = strlen(s.v[i].name);
-		fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", s.v[i].name, s.v[i].help, s.v[i].name,
-			len > 6 && !strcmp(s.v[i].name + len - 6, "_total") ? "counter" : "gauge");
-		for (size_t j = i; j < s.n; j++)
-			if (!strcmp(s.v[j].name, s.v[i].name) && s.v[j].line)
-				fputs(s.v[j].line, f);
-	}
-	for (size_t i = 0; i < s.n; i++)
-		free(s.v[i].line);
-	free(s.v);
+	prom_set_write(s.set, f);
 }
 
 /* ---- xpvctl ------------------------------------------------------------ */

@@ -308,20 +308,23 @@ int counters_init(struct counters **out, const struct counters_opts *o, struct x
 	if (open_group(c, 0, &probe, err) < 0) {
 		int e = (*err)->status;
 
-		const char *why = e == ENOENT || e == EOPNOTSUPP
-					  ? "the kernel has no PMU driver for this CPU or "
-					    "the hypervisor exposes no vPMU; see dmesg "
-					    "\"Performance Events\""
-				  : e == EACCES || e == EPERM
-					  ? "permission denied; run as root or lower "
-					    "kernel.perf_event_paranoid"
-					  : "perf_event_open failed";
-
-		xpv_error_wrap(err,
-			       "no usable hardware counters on PMU %s (%s); "
-			       "kyoto.counters.source \"synthetic\" runs "
-			       "without them",
-			       c->pmu, why);
+		/* Say what the operator can do; test-only sources are not an
+		 * answer on a production host. */
+		if (e == ENOENT || e == EOPNOTSUPP || e == ENODEV)
+			xpv_error_wrap(err,
+				       "this host exposes no hardware PMU to this kernel "
+				       "(perf_event_open on PMU %s: %s); Kyoto needs LLC miss "
+				       "counters: run on bare metal or enable the vPMU of this "
+				       "VM (see dmesg \"Performance Events\"), or disable the "
+				       "kyoto controller with \"kyoto\": {\"enabled\": false}",
+				       c->pmu, strerror(e));
+		else if (e == EACCES || e == EPERM)
+			xpv_error_wrap(err,
+				       "no access to hardware counters on PMU %s: run xpvd as "
+				       "root or lower kernel.perf_event_paranoid",
+				       c->pmu);
+		else
+			xpv_error_wrap(err, "no usable hardware counters on PMU %s", c->pmu);
 		counters_free(c);
 		return -1;
 	}

@@ -18,6 +18,8 @@
 #include "controller.h"
 #include "counters.h"
 #include "libvirt_meta.h"
+#include "prom.h"
+#include "util.h"
 
 struct kthread {
 	pid_t tid;
@@ -48,6 +50,7 @@ struct kvm {
 
 struct kyoto {
 	const struct xpv_host *host;
+	bool enabled; /* "kyoto": {"enabled": false} turns the controller off */
 	struct counters *ctr;
 	struct acct_params params;
 	double default_permit; /* < 0: none */
@@ -80,6 +83,7 @@ static void vlog(struct kvm *vm, const char *what, struct xpv_error **e)
 static int parse_config(struct kyoto *k, json_t *sec, struct xpv_error **err)
 {
 	static const struct cfg_key keys[] = {
+		{"enabled", CFG_BOOL, 0, 0},
 		{"default_permit", CFG_NUM, 0, 1e12},
 		{"permits", CFG_OBJ, 0, 0},
 		{"floor", CFG_NUM, 0.01, 1},
@@ -104,6 +108,7 @@ static int parse_config(struct kyoto *k, json_t *sec, struct xpv_error **err)
 	int ret;
 
 	account_params_default(&k->params);
+	k->enabled = true;
 	k->default_permit = -1;
 	k->use_metadata = true;
 	k->cfg_permits = json_object();
@@ -112,6 +117,8 @@ static int parse_config(struct kyoto *k, json_t *sec, struct xpv_error **err)
 		ret = config_check(sec, "kyoto", keys, err);
 		if (ret < 0)
 			return ret;
+		if ((v = json_object_get(sec, "enabled")))
+			k->enabled = json_is_true(v);
 		if ((v = json_object_get(sec, "default_permit")))
 			k->default_permit = json_number_value(v);
 		if ((v = json_object_get(sec, "floor")))
@@ -161,6 +168,14 @@ static int parse_config(struct kyoto *k, json_t *sec, struct xpv_error **err)
 						     "kyoto.counters.source: `%s` is not "
 						     "\"perf\", \"synthetic\" or \"software\"",
 						     src);
+			/* A made-up miss rate makes every VM look UNDER and
+			 * healthy: never one config key away in production. */
+			if (co.source != CTR_PERF && !xpv_test_mode())
+				return xpv_error_set(err, 0,
+						     "kyoto.counters.source: \"%s\" is a test-only "
+						     "source (it does not measure LLC misses); it is "
+						     "accepted only when xpvd runs with %s=1",
+						     src, XPV_TEST_MODE_ENV);
 			co.synthetic_dir = json_string_value(json_object_get(c, "synthetic_dir"));
 			if (co.synthetic_dir && co.synthetic_dir[0] != '/')
 				return xpv_error_set(err, 0,
@@ -172,6 +187,8 @@ static int parse_config(struct kyoto *k, json_t *sec, struct xpv_error **err)
 	}
 	if (!k->libvirt_uri)
 		k->libvirt_uri = strdup("qemu:///system");
+	if (!k->enabled)
+		return 0; /* no counters, no cgroup writes */
 	return counters_init(&k->ctr, &co, err);
 }
 
@@ -184,6 +201,10 @@ static int kyoto_init(void **priv, const struct xpv_host *host, struct xpv_error
 	if (!k)
 		return xpv_error_set(err, ENOMEM, "kyoto");
 	k->host = host;
+	if (xpv_test_mode())
+		fprintf(stderr, "xpvd: *** TEST MODE (%s=1): test-only counter sources are "
+				"accepted; never run this on a production host ***\n",
+			XPV_TEST_MODE_ENV);
 	if (parse_config(k, config_section(host->cfg, "kyoto"), err) < 0) {
 		kyoto_shutdown(k);
 		return -1;
@@ -405,6 +426,8 @@ static int kyoto_tick(void *priv, const struct xpv_vm_list *vms, uint64_t period
 	struct kyoto *k = priv;
 
 	(void)err;
+	if (!k->enabled)
+		return 0;
 	k->ticks++;
 	for (size_t i = 0; i < k->n; i++)
 		k->vms[i].seen = 0;
@@ -507,43 +530,47 @@ static json_t *kyoto_status(void *priv)
 
 	for (size_t i = 0; i < k->n; i++)
 		json_array_append_new(arr, vm_status(k, &k->vms[i]));
-	return json_pack("{s:o, s:o}", "vms", arr, "counters", counters_describe(k->ctr));
+	return json_pack("{s:b, s:o, s:o, s:b}", "enabled", k->enabled, "vms", arr, "counters",
+			 k->ctr ? counters_describe(k->ctr) : json_null(), "test_mode",
+			 xpv_test_mode());
 }
 
 static void kyoto_metrics(void *priv, FILE *f)
 {
 	struct kyoto *k = priv;
 	static const char *const help[][2] = {
-		{"permit", "Booked LLC pollution permit (misses/ms), -1 none"},
-		{"llc_cap_act", "Measured pollution, eq. 3.1 (misses/ms)"},
-		{"charged", "Pollution debited last period (misses/ms)"},
-		{"quota", "Pollution quota"},
-		{"over", "1 when the VM is OVER its permit"},
-		{"punished_total", "Times the VM went OVER"},
-		{"cpu_cap", "CPU cap in CPUs"},
-		{"cpus_used", "CPUs used last period"},
+		{"xpvd_kyoto_permit", "Booked LLC pollution permit (misses/ms), -1 none"},
+		{"xpvd_kyoto_llc_cap_act", "Measured pollution, eq. 3.1 (misses/ms)"},
+		{"xpvd_kyoto_charged", "Pollution debited last period (misses/ms)"},
+		{"xpvd_kyoto_quota", "Pollution quota"},
+		{"xpvd_kyoto_over", "1 when the VM is OVER its permit"},
+		{"xpvd_kyoto_punished_total", "Times the VM went OVER"},
+		{"xpvd_kyoto_cpu_cap", "CPU cap in CPUs"},
+		{"xpvd_kyoto_cpus_used", "CPUs used last period"},
 	};
+	struct prom_set *set = prom_set_new();
 
-	for (size_t m = 0; m < 8; m++) {
-		fprintf(f, "# HELP xpvd_kyoto_%s %s\n# TYPE xpvd_kyoto_%s %s\n", help[m][0],
-			help[m][1], help[m][0], m == 5 ? "counter" : "gauge");
-		for (size_t i = 0; i < k->n; i++) {
-			struct kvm *vm = &k->vms[i];
-			double v[8] = {
-				vm->acct.permit,
-				vm->acct.llc_cap_act,
-				vm->acct.charged,
-				vm->acct.quota,
-				vm->acct.state == ACCT_OVER,
-				(double)vm->acct.punished,
-				vm->acct.cap *
-					(vm->kind == XPV_VM_PLAIN ? vm->nvcpus : vm->n_groups),
-				vm->acct.cpus_used,
-			};
+	prom_family(f, "xpvd_test_mode", "gauge",
+		    "1 when xpvd runs with XPVD_TEST_MODE=1 (test-only counter sources allowed)");
+	prom_sample(f, "xpvd_test_mode", NULL, xpv_test_mode());
+	for (size_t i = 0; i < k->n; i++) {
+		struct kvm *vm = &k->vms[i];
+		const char *labels[] = {"vm", vm->name, NULL};
+		double v[8] = {
+			vm->acct.permit,
+			vm->acct.llc_cap_act,
+			vm->acct.charged,
+			vm->acct.quota,
+			vm->acct.state == ACCT_OVER,
+			(double)vm->acct.punished,
+			vm->acct.cap * (vm->kind == XPV_VM_PLAIN ? vm->nvcpus : vm->n_groups),
+			vm->acct.cpus_used,
+		};
 
-			fprintf(f, "xpvd_kyoto_%s{vm=\"%s\"} %.6g\n", help[m][0], vm->name, v[m]);
-		}
+		for (size_t m = 0; m < 8; m++)
+			prom_set_add(set, help[m][0], help[m][1], labels, v[m]);
 	}
+	prom_set_write(set, f);
 }
 
 static int kyoto_command(void *priv, int argc, char **argv, json_t **reply, struct xpv_error **err)
@@ -553,6 +580,8 @@ static int kyoto_command(void *priv, int argc, char **argv, json_t **reply, stru
 	double v;
 
 	if (argc >= 1 && !strcmp(argv[0], "events")) {
+		if (!k->ctr)
+			return xpv_error_set(err, 0, "events: the kyoto controller is disabled");
 		*reply = counters_describe(k->ctr);
 		return 1;
 	}

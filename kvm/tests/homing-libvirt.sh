@@ -7,6 +7,8 @@
 # domain is noticed.  Prints TAP; exits 77 (SKIP) without root, libvirtd,
 # virsh or QEMU, like tests/suites/42-kvm-libvirt.
 set -u
+# the configs below use test-only counter sources (synthetic/software)
+export XPVD_TEST_MODE=1
 here=$(cd "$(dirname "$0")" && pwd)
 b=${XPVD_BUILD:-$here/../build}
 NS=http://xpv.invalid/xmlns/xpv/homing/1.0

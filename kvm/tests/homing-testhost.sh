@@ -13,6 +13,8 @@
 # its exit status non-zero, which the SIGTERM check sees); XPVD_TAG prefixes
 # the test names.
 set -u
+# the configs below use test-only counter sources (synthetic/software)
+export XPVD_TEST_MODE=1
 here=$(cd "$(dirname "$0")" && pwd)
 b=${XPVD_BUILD:-$here/../build}
 V=${MEMHOME_VICTIM:-$here/../memhome/build/tests/memhome-victim}

@@ -3,7 +3,7 @@
 #ifndef MEMHOME_AUDIT_H
 #define MEMHOME_AUDIT_H
 
-#include "xpv-error.h"
+#include "error.h"
 
 enum mh_severity { MH_SEV_OK, MH_SEV_INFO, MH_SEV_WARN };
 

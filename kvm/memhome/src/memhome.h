@@ -15,7 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "xpv-error.h"
+#include "error.h"
 #include "policy.h"
 #include "pages.h"
 

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <jansson.h>
 
-#include "xpv-error.h"
+#include "error.h"
 
 struct mh_qmp;
 

