@@ -16,6 +16,11 @@ int xpv_write_file(const char *path, const char *s, struct xpv_error **err);
 int xpv_write_atomic(const char *path, const char *s, struct xpv_error **err);
 int xpv_path_exists(const char *path);
 uint64_t xpv_now_ns(void);
+/* Start time of a process or thread (field 22 of /proc/ID/stat, clock
+ * ticks since boot): with the id it names one task for good, which an id
+ * alone does not once the kernel reuses it.  0, or -1 when there is no
+ * such task. */
+int xpv_task_start_time(int id, uint64_t *start);
 /* True when xpvd runs with XPVD_TEST_MODE=1 in its environment: only then
  * are test-only inputs (the "synthetic" and "software" counter sources)
  * accepted.  xpvd announces the mode at start, in status and in metrics. */

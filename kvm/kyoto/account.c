@@ -46,7 +46,7 @@ void account_add_vcpu(struct acct_vm *vm, const struct acct_sample *s, uint64_t 
 	double act = account_llc_cap_act(s);
 	double share;
 
-	if (!period_ns)
+	if (!period_ns || s->unmeasured)
 		return;
 	share = (double)s->run_ns / (double)period_ns;
 	if (share > 1)

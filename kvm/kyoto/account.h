@@ -18,6 +18,7 @@
 #ifndef XPV_ACCOUNT_H
 #define XPV_ACCOUNT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct acct_sample {
@@ -27,6 +28,10 @@ struct acct_sample {
 	uint64_t cycles; /* unhalted core cycles (informational) */
 	uint64_t instructions;
 	uint64_t run_ns; /* on-CPU time in the period */
+	/* The thread ran but its counters never did (multiplexed out for the
+	 * whole period, time_running == 0): the counts are unknown, not 0, so
+	 * the sample is left out of the accounting (no charge, no CPU). */
+	bool unmeasured;
 };
 
 struct acct_params {

@@ -468,6 +468,9 @@ int counters_read(struct counters *c, struct thread_ctr *t, struct acct_sample *
 		uint64_t dr = running - t->prev_running;
 
 		d->run_ns = run_ns - t->prev_run_ns;
+		/* Ran, but the group was never scheduled on the PMU: nothing
+		 * to extrapolate from (account.c skips the sample). */
+		d->unmeasured = d->run_ns && !dr;
 		/* Multiplexing: extrapolate the deltas to the on-CPU time. */
 		if (dr && d->run_ns > dr)
 			scale = (double)d->run_ns / (double)dr;

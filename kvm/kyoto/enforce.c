@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "enforce.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -188,13 +189,55 @@ int enforce_detect(const char *root, int version, const struct cg_ops **ops, cha
 			     root);
 }
 
+int enforce_v1_descendants_ratio(const struct cg_ops *ops, const char *dir, double *ratio,
+				 struct xpv_error **err)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int ret = 0;
+
+	*ratio = 0;
+	if (!d)
+		return errno == ENOENT ? 0 : xpv_error_set(err, errno, "listing `%s`", dir);
+	while ((de = readdir(d))) {
+		cleanup_free char *sub = NULL;
+		struct cfs_bw bw;
+		double below;
+
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		if (asprintf(&sub, "%s/%s", dir, de->d_name) < 0) {
+			ret = xpv_error_set(err, ENOMEM, "%s", dir);
+			break;
+		}
+		if (!has_file(sub, "cpu.cfs_quota_us"))
+			continue;
+		if (ops->read_bw(sub, &bw, err) < 0) {
+			ret = -1;
+			break;
+		}
+		if (bw.quota_us >= 0 && bw.period_us > 0 &&
+		    (double)bw.quota_us / bw.period_us > *ratio)
+			*ratio = (double)bw.quota_us / bw.period_us;
+		if (enforce_v1_descendants_ratio(ops, sub, &below, err) < 0) {
+			ret = -1;
+			break;
+		}
+		if (below > *ratio)
+			*ratio = below;
+	}
+	closedir(d);
+	return ret;
+}
+
 int enforce_quota_for(const struct cg_ops *ops, const char *mount, const char *dir,
 		      const struct cfs_bw *orig, double cpus, struct cfs_bw *out,
 		      struct xpv_error **err)
 {
-	double ratio = cpus;
+	double ratio = cpus, child = 0;
 	size_t mlen = strlen(mount);
 	int64_t q;
+	int at = 0;
 
 	*out = *orig;
 	if (orig->quota_us >= 0 && (double)orig->quota_us / orig->period_us < ratio)
@@ -216,9 +259,21 @@ int enforce_quota_for(const struct cg_ops *ops, const char *mount, const char *d
 				ratio = (double)a.quota_us / a.period_us;
 		}
 	}
+	if (ops->version == 1) {
+		/* ... and a parent ratio below a descendant's: stop there
+		 * rather than have every write fail with EINVAL. */
+		if (enforce_v1_descendants_ratio(ops, dir, &child, err) < 0)
+			return xpv_error_wrap(err, "groups below `%s`", dir);
+		if (child > ratio) {
+			ratio = child;
+			at |= ENFORCE_AT_CHILD;
+		}
+	}
 	q = (int64_t)(ratio * (double)orig->period_us);
-	if (q < CFS_MIN_US)
+	if (q < CFS_MIN_US) {
 		q = CFS_MIN_US;
+		at |= ENFORCE_AT_MIN;
+	}
 	out->quota_us = q;
-	return 0;
+	return at;
 }

@@ -42,12 +42,21 @@ int enforce_detect(const char *root, int version, const struct cg_ops **ops, cha
 
 /*
  * The quota to write for a CPU cap of `cpus` CPUs on a group whose
- * original setting is orig: never above the original, at least 1 ms, and
- * on v1 never above the tightest ancestor ratio between dir and mount (the
- * kernel would refuse it with EINVAL).
+ * original setting is orig: never above the original, at least 1 ms (the
+ * kernel's minimum CFS quota), on v1 never above the tightest ancestor
+ * ratio between dir and mount (the kernel would refuse it with EINVAL),
+ * and on v1 never below the largest ratio of a descendant group (the
+ * kernel refuses a parent quota below a child's, EINVAL too).  Returns 0,
+ * or a mask of ENFORCE_AT_* saying which bound raised the quota above the
+ * cap asked for (the caller reports it), or < 0 on error.
  */
+#define ENFORCE_AT_MIN 1 /* period x cap < 1 ms */
+#define ENFORCE_AT_CHILD 2 /* v1: a descendant has a higher ratio */
 int enforce_quota_for(const struct cg_ops *ops, const char *mount, const char *dir,
 		      const struct cfs_bw *orig, double cpus, struct cfs_bw *out,
 		      struct xpv_error **err);
+/* v1: the largest quota/period ratio set on a group below dir (0: none). */
+int enforce_v1_descendants_ratio(const struct cg_ops *ops, const char *dir, double *ratio,
+				 struct xpv_error **err);
 
 #endif

@@ -23,13 +23,22 @@
 
 struct kthread {
 	pid_t tid;
+	uint64_t start; /* start time: the tid alone may be reused */
 	struct thread_ctr *ctr;
 	int seen;
 };
 
+/*
+ * One cgroup xpvd may throttle.  Each period it is reconciled: desired
+ * (from the accounting), actual (read back) and original (the state file).
+ * An actual value other than the one xpvd wrote is an outside change
+ * (virsh schedinfo, systemd): it becomes the new original, so restoring
+ * never brings back a stale value.
+ */
 struct kgroup {
 	char *dir;
-	int64_t written; /* quota we last wrote, or -2 for none */
+	bool held; /* xpvd's value is in the cgroup, the original in the state */
+	struct cfs_bw wrote; /* what xpvd last wrote, while held */
 };
 
 struct kvm {
@@ -63,6 +72,7 @@ struct kyoto {
 	size_t n;
 	struct kvm *vms;
 	uint64_t ticks;
+	uint64_t adopted; /* outside changes adopted as the original */
 };
 
 static void vlog(struct kvm *vm, const char *what, struct xpv_error **e)
@@ -138,6 +148,19 @@ static int parse_config(struct kyoto *k, json_t *sec, struct xpv_error **err)
 					"kernel's 1000 us minimum (0 keeps the group's period)",
 					(long long)k->throttle_period_us);
 		}
+		/* Proportional reduction needs room below the floor: a cap of
+		 * `floor` CPUs must still be a quota the kernel accepts. */
+		if (k->throttle_period_us &&
+		    k->params.floor * (double)k->throttle_period_us < CFS_MIN_US)
+			return xpv_error_set(
+				err, 0,
+				"kyoto.floor x kyoto.throttle_period_us = %g x %lld us = %.0f us is "
+				"below the kernel's 1000 us minimum CFS quota; raise "
+				"kyoto.floor to >= %g or kyoto.throttle_period_us to >= %.0f",
+				k->params.floor, (long long)k->throttle_period_us,
+				k->params.floor * (double)k->throttle_period_us,
+				(double)CFS_MIN_US / (double)k->throttle_period_us,
+				ceil(CFS_MIN_US / k->params.floor));
 		if ((v = json_object_get(sec, "libvirt_metadata")))
 			k->use_metadata = json_is_true(v);
 		if ((v = json_object_get(sec, "libvirt_uri")))
@@ -221,16 +244,60 @@ static struct kvm *find_vm(struct kyoto *k, const char *name)
 	return NULL;
 }
 
+static bool same_bw(const struct cfs_bw *a, const struct cfs_bw *b)
+{
+	return a->quota_us == b->quota_us && a->period_us == b->period_us;
+}
+
+/*
+ * A held group whose value is no longer the one xpvd wrote was changed by
+ * someone else: adopt that value as the new original.  Returns 1 when it
+ * did, 0 when the value is xpvd's, < 0 when it could not tell.
+ */
+static int adopt_outside_change(struct kyoto *k, struct kvm *vm, struct kgroup *g)
+{
+	const struct xpv_host *h = k->host;
+	struct xpv_error *e = NULL;
+	struct cfs_bw cur;
+
+	if (!g->held)
+		return 0;
+	if (h->ops->read_bw(g->dir, &cur, &e) < 0) {
+		vlog(vm, "reading CPU bandwidth", &e);
+		return -1;
+	}
+	if (same_bw(&cur, &g->wrote))
+		return 0;
+	fprintf(stderr,
+		"xpvd: kyoto: vm %s: `%s` changed from outside (quota %lld, period %lld us): "
+		"adopted as the original value\n",
+		vm->name, g->dir, (long long)cur.quota_us, (long long)cur.period_us);
+	if (state_save(h->state, g->dir, h->ops->version, &cur, &e) < 0) {
+		vlog(vm, "saving CPU bandwidth", &e);
+		return -1;
+	}
+	g->wrote = cur; /* what is there now is the operator's, not ours */
+	k->adopted++;
+	return 1;
+}
+
 static void restore_group(struct kyoto *k, struct kvm *vm, struct kgroup *g)
 {
 	struct xpv_error *e = NULL;
 
-	if (g->written == -2)
+	if (!g->held)
 		return;
+	if (adopt_outside_change(k, vm, g) > 0) {
+		/* the operator's value stays where it is */
+		if (state_forget(k->host->state, g->dir, &e) < 0)
+			vlog(vm, "forgetting CPU bandwidth", &e);
+		g->held = false;
+		return;
+	}
 	if (state_restore(k->host->state, g->dir, &e) < 0)
 		vlog(vm, "restoring CPU bandwidth", &e);
 	else
-		g->written = -2;
+		g->held = false;
 }
 
 static void free_vm(struct kyoto *k, struct kvm *vm, bool restore)
@@ -268,9 +335,11 @@ static double resolve_permit(struct kyoto *k, struct kvm *vm)
 	return k->default_permit;
 }
 
-static void sync_groups(struct kvm *vm, const struct xpv_vm *d)
+static void sync_groups(struct kyoto *k, struct kvm *vm, const struct xpv_vm *d)
 {
-	/* Groups that vanished (vCPU unplug) are gone from the kernel too. */
+	/* Groups that vanished (vCPU unplug) are gone from the kernel too:
+	 * forget their saved value, or a vCPU plugged back under the same
+	 * name would get the old one "restored". */
 	for (size_t i = 0; i < vm->n_groups;) {
 		bool found = false;
 
@@ -280,6 +349,15 @@ static void sync_groups(struct kvm *vm, const struct xpv_vm *d)
 		if (found) {
 			i++;
 			continue;
+		}
+		if (vm->groups[i].held) {
+			struct xpv_error *e = NULL;
+
+			/* still there (no longer a vCPU group): give it back */
+			if (xpv_path_exists(vm->groups[i].dir))
+				restore_group(k, vm, &vm->groups[i]);
+			else if (state_forget(k->host->state, vm->groups[i].dir, &e) < 0)
+				vlog(vm, "forgetting CPU bandwidth", &e);
 		}
 		free(vm->groups[i].dir);
 		vm->groups[i] = vm->groups[--vm->n_groups];
@@ -298,7 +376,7 @@ static void sync_groups(struct kvm *vm, const struct xpv_vm *d)
 			continue;
 		vm->groups = ng;
 		ng[vm->n_groups].dir = strdup(d->groups[j].dir);
-		ng[vm->n_groups].written = -2;
+		ng[vm->n_groups].held = false;
 		if (ng[vm->n_groups].dir)
 			vm->n_groups++;
 	}
@@ -329,6 +407,8 @@ static void sync_threads(struct kyoto *k, struct kvm *vm, const struct xpv_vm *d
 			nt = &vm->threads[vm->n_threads];
 			nt->tid = tid;
 			nt->seen = 1;
+			if (xpv_task_start_time(tid, &nt->start) < 0)
+				continue; /* exited meanwhile */
 			if (counters_open(k->ctr, tid, vm->name, &nt->ctr, &e) < 0) {
 				/* The thread may just have exited. */
 				if (counters_run_ns(tid, &(uint64_t){0}, NULL) == 0)
@@ -349,6 +429,15 @@ static void sync_threads(struct kyoto *k, struct kvm *vm, const struct xpv_vm *d
 	}
 }
 
+/* A thread that did not run may be dead, its tid taken by a new thread the
+ * old counters do not follow.  Checked only then: a running thread is alive. */
+static bool thread_replaced(const struct kthread *t)
+{
+	uint64_t start;
+
+	return xpv_task_start_time(t->tid, &start) < 0 || start != t->start;
+}
+
 static void enforce_vm(struct kyoto *k, struct kvm *vm)
 {
 	const struct xpv_host *h = k->host;
@@ -358,7 +447,10 @@ static void enforce_vm(struct kyoto *k, struct kvm *vm)
 		struct xpv_error *e = NULL;
 		struct cfs_bw orig, want, base;
 		double cpus;
+		int at;
 
+		if (vm->acct.cap < 1 && adopt_outside_change(k, vm, g) < 0)
+			continue;
 		if (vm->acct.cap >= 1) {
 			restore_group(k, vm, g);
 			continue;
@@ -379,13 +471,30 @@ static void enforce_vm(struct kyoto *k, struct kvm *vm)
 					orig.quota_us * k->throttle_period_us / orig.period_us;
 			base.period_us = k->throttle_period_us;
 		}
-		if (enforce_quota_for(h->ops, h->mount, g->dir, &base, cpus, &want, &e) < 0) {
+		at = enforce_quota_for(h->ops, h->mount, g->dir, &base, cpus, &want, &e);
+		if (at < 0) {
 			vlog(vm, "computing CPU bandwidth", &e);
 			continue;
 		}
-		if (want.quota_us == g->written)
+		if (at & ENFORCE_AT_MIN) {
+			xpv_error_set(&e, 0,
+				      "`%s`: CFS period %lld us x cap %.3g CPUs is below the "
+				      "kernel's 1 ms minimum quota; throttled to 1 ms only "
+				      "(raise the group's period or kyoto.throttle_period_us)",
+				      g->dir, (long long)base.period_us, cpus);
+			vlog(vm, "limit", &e);
+		}
+		if (at & ENFORCE_AT_CHILD) {
+			xpv_error_set(&e, 0,
+				      "`%s`: a group below it has a higher CPU limit, and cgroup "
+				      "v1 refuses a parent limit below a child's; throttled to "
+				      "that limit only",
+				      g->dir);
+			vlog(vm, "limit", &e);
+		}
+		if (g->held && same_bw(&want, &g->wrote))
 			continue;
-		if (g->written == -2 && !state_lookup(h->state, g->dir, &(struct cfs_bw){0}) &&
+		if (!g->held && !state_lookup(h->state, g->dir, &(struct cfs_bw){0}) &&
 		    state_save(h->state, g->dir, h->ops->version, &orig, &e) < 0) {
 			/* Never write what we could not save. */
 			vlog(vm, "saving CPU bandwidth", &e);
@@ -393,9 +502,13 @@ static void enforce_vm(struct kyoto *k, struct kvm *vm)
 		}
 		if (h->ops->write_bw(g->dir, &want, &e) < 0) {
 			vlog(vm, "throttling", &e);
+			/* the original is saved: restore it, or adopt what is there */
+			g->held = true;
+			g->wrote = want;
 			continue;
 		}
-		g->written = want.quota_us;
+		g->held = true;
+		g->wrote = want;
 	}
 }
 
@@ -456,7 +569,7 @@ static int kyoto_tick(void *priv, const struct xpv_vm_list *vms, uint64_t period
 		}
 		vm->seen = 1;
 		vm->nvcpus = d->nvcpus;
-		sync_groups(vm, d);
+		sync_groups(k, vm, d);
 		sync_threads(k, vm, d);
 		refresh_metadata(k, vm);
 
@@ -467,6 +580,12 @@ static int kyoto_tick(void *priv, const struct xpv_vm_list *vms, uint64_t period
 
 			if (counters_read(k->ctr, vm->threads[t].ctr, &s, &e) < 0) {
 				xpv_error_free(&e); /* thread exited */
+				continue;
+			}
+			if (!s.run_ns && thread_replaced(&vm->threads[t])) {
+				/* dead, its tid maybe reused: reopened next period */
+				counters_close(vm->threads[t].ctr);
+				vm->threads[t--] = vm->threads[--vm->n_threads];
 				continue;
 			}
 			account_add_vcpu(&vm->acct, &s, period_ns);
@@ -505,7 +624,7 @@ static json_t *vm_status(struct kyoto *k, struct kvm *vm)
 			groups, json_pack("{s:s, s:I, s:I, s:I, s:b}", "cgroup", vm->groups[i].dir,
 					  "quota_us", (json_int_t)bw.quota_us, "period_us",
 					  (json_int_t)bw.period_us, "nr_throttled", (json_int_t)thr,
-					  "throttled_by_xpvd", vm->groups[i].written != -2));
+					  "throttled_by_xpvd", vm->groups[i].held));
 	}
 	o = json_pack("{s:s, s:s, s:o, s:s, s:f, s:f, s:f, s:s, s:I, s:I, "
 		      "s:f, s:f, s:i, s:i, s:f, s:o}",
@@ -530,9 +649,9 @@ static json_t *kyoto_status(void *priv)
 
 	for (size_t i = 0; i < k->n; i++)
 		json_array_append_new(arr, vm_status(k, &k->vms[i]));
-	return json_pack("{s:b, s:o, s:o, s:b}", "enabled", k->enabled, "vms", arr, "counters",
-			 k->ctr ? counters_describe(k->ctr) : json_null(), "test_mode",
-			 xpv_test_mode());
+	return json_pack("{s:b, s:o, s:o, s:b, s:I}", "enabled", k->enabled, "vms", arr,
+			 "counters", k->ctr ? counters_describe(k->ctr) : json_null(), "test_mode",
+			 xpv_test_mode(), "adopted_outside_changes", (json_int_t)k->adopted);
 }
 
 static void kyoto_metrics(void *priv, FILE *f)

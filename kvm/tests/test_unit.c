@@ -34,72 +34,11 @@
 #include "state.h"
 #include "util.h"
 
+#include "testlib.h"
+
 #define MS 1000000ull
 
-/* ---- helpers ---------------------------------------------------------- */
-
-static char tmp[256];
-
-static int rm_cb(const char *p, const struct stat *s, int f, struct FTW *w)
-{
-	(void)s;
-	(void)f;
-	(void)w;
-	return remove(p);
-}
-
-static int setup_tmp(void **state)
-{
-	(void)state;
-	snprintf(tmp, sizeof(tmp), "/tmp/xpvd-unit-XXXXXX");
-	return mkdtemp(tmp) ? 0 : -1;
-}
-
-static int teardown_tmp(void **state)
-{
-	(void)state;
-	return nftw(tmp, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static void put(const char *rel, const char *content)
-{
-	char path[512], *slash;
-
-	snprintf(path, sizeof(path), "%s/%s", tmp, rel);
-	for (slash = strchr(path + strlen(tmp) + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
-		*slash = '\0';
-		mkdir(path, 0755);
-		*slash = '/';
-	}
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	fputs(content, f);
-	fclose(f);
-}
-
-static char *get(const char *rel)
-{
-	char path[512], *buf = NULL;
-	struct xpv_error *e = NULL;
-
-	snprintf(path, sizeof(path), "%s/%s", tmp, rel);
-	if (xpv_read_file(path, &buf, &e) < 0) {
-		xpv_error_free(&e);
-		return NULL;
-	}
-	return buf;
-}
-
-static char *tpath(const char *rel)
-{
-	static char path[8][512];
-	static int i;
-
-	i = (i + 1) % 8;
-	snprintf(path[i], sizeof(path[i]), "%s/%s", tmp, rel);
-	return path[i];
-}
+/* tmp, setup_tmp/teardown_tmp, put, get, tpath, burn: testlib.h */
 
 static struct acct_sample full(double rate, uint64_t period_ns, double share)
 {
@@ -637,7 +576,6 @@ static void metadata_parse(void **state)
 
 /* ---- perf plumbing with software events --------------------------------- */
 
-static void burn(uint64_t ns);
 
 static void counters_software(void **state)
 {
@@ -710,14 +648,6 @@ static void counters_perf_probe(void **state)
 
 /* ---- the controller on a fake v1 tree ---------------------------------- */
 
-static void burn(uint64_t ns)
-{
-	uint64_t t0 = xpv_now_ns();
-	volatile unsigned x = 0;
-
-	while (xpv_now_ns() - t0 < ns)
-		x++;
-}
 
 static void controller_fake_tree(void **state)
 {
@@ -884,7 +814,7 @@ static void controller_throttle_period(void **state)
 	snprintf(json, sizeof(json),
 		 "{\"discovery\": {\"cgroups\": [{\"name\": \"me\", \"path\": "
 		 "\"vms/me\"}]}, \"kyoto\": {\"default_permit\": 10, "
-		 "\"throttle_period_us\": 10000, \"counters\": {\"source\": "
+		 "\"throttle_period_us\": 20000, \"counters\": {\"source\": "
 		 "\"synthetic\", \"synthetic_dir\": \"%s\"}}}",
 		 tpath("syn"));
 	assert_int_equal(config_load_string(&cfg, json, sections, &e), 0);
@@ -899,11 +829,11 @@ static void controller_throttle_period(void **state)
 		discovery_free(&l);
 	}
 	s = get("v1/cpu/vms/me/cpu.cfs_period_us");
-	assert_int_equal(atoi(s), 10000);
+	assert_int_equal(atoi(s), 20000);
 	free(s);
 	s = get("v1/cpu/vms/me/cpu.cfs_quota_us");
-	/* floor 0.05 of the 10 ms period, 1 ms minimum, below 60 % */
-	assert_true(atoi(s) >= 1000 && atoi(s) < 6000);
+	/* floor 0.05 of the 20 ms period (1 ms), below 60 % */
+	assert_true(atoi(s) >= 1000 && atoi(s) < 12000);
 	free(s);
 	kyoto_controller.shutdown(priv);
 	s = get("v1/cpu/vms/me/cpu.cfs_period_us");
