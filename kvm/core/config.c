@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #define _GNU_SOURCE
 #include "config.h"
+#include "units.h"
 
 #include <errno.h>
 #include <math.h>
@@ -30,46 +31,15 @@ static const char *type_name(enum cfg_type t)
 
 int config_size(json_t *v, double *bytes)
 {
-	const char *s;
-	char *end;
-	double d, mul = 1;
+	uint64_t b;
 
 	if (json_is_number(v)) {
 		*bytes = json_number_value(v);
 		return isfinite(*bytes) ? 0 : -1;
 	}
-	if (!json_is_string(v))
+	if (!json_is_string(v) || xpv_parse_bytes(json_string_value(v), &b) < 0)
 		return -1;
-	s = json_string_value(v);
-	errno = 0;
-	d = strtod(s, &end);
-	if (errno || end == s || !isfinite(d) || !((*s >= '0' && *s <= '9') || *s == '.'))
-		return -1;
-	switch (*end) {
-	case 'T':
-		mul *= 1024;
-		/* fall through */
-	case 'G':
-		mul *= 1024;
-		/* fall through */
-	case 'M':
-		mul *= 1024;
-		/* fall through */
-	case 'K':
-		mul *= 1024;
-		end++;
-		if (*end == 'i')
-			end++;
-		if (*end == 'B')
-			end++;
-		break;
-	case 'B':
-		end++;
-		break;
-	}
-	if (*end)
-		return -1;
-	*bytes = d * mul;
+	*bytes = (double)b;
 	return 0;
 }
 

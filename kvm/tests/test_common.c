@@ -16,8 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "error.h"
+#include "homing.h"
 #include "prom.h"
+#include "units.h"
 
 /* ---- error ------------------------------------------------------------ */
 
@@ -87,11 +90,76 @@ static void prom_escapes_and_groups(void **state)
 	free(out);
 }
 
+/* ---- sizes and durations: one parser, one behaviour ------------------- */
+
+static void units_parse(void **state)
+{
+	uint64_t v;
+
+	(void)state;
+	assert_int_equal(xpv_parse_bytes("1.5G", &v), 0);
+	assert_true(v == 1610612736ull);
+	assert_int_equal(xpv_parse_bytes("500M", &v), 0);
+	assert_true(v == 500ull << 20);
+	assert_int_equal(xpv_parse_bytes("500MB", &v), 0); /* binary, as documented */
+	assert_true(v == 500ull << 20);
+	assert_int_equal(xpv_parse_bytes("1GiB", &v), 0);
+	assert_true(v == 1ull << 30);
+	assert_int_equal(xpv_parse_bytes("4096", &v), 0);
+	assert_true(v == 4096);
+	assert_int_equal(xpv_parse_bytes("0.5K", &v), 0);
+	assert_true(v == 512);
+	for (const char *const *bad = (const char *const[]){"", "-1", "+1", "1e3", "0x10", ".5G",
+							   "1.G", "5X", "1 G", "inf", "nan",
+							   "99999999999T", NULL};
+	     *bad; bad++)
+		if (xpv_parse_bytes(*bad, &v) != -EINVAL)
+			fail_msg("size `%s` accepted", *bad);
+	assert_int_equal(xpv_parse_duration_ns("900", &v), 0);
+	assert_true(v == 900000000000ull);
+	assert_int_equal(xpv_parse_duration_ns("1.5h", &v), 0);
+	assert_true(v == 5400000000000ull);
+	assert_int_equal(xpv_parse_duration_ns("250ms", &v), 0);
+	assert_true(v == 250000000ull);
+	assert_int_equal(xpv_parse_duration_ns("15m", &v), 0);
+	assert_true(v == 900000000000ull);
+	assert_int_equal(xpv_parse_duration_ns("1d", &v), -EINVAL);
+	assert_int_equal(xpv_parse_duration_ns("m", &v), -EINVAL);
+}
+
+/* The JSON config and the libvirt metadata agree on "1.5G". */
+static void size_same_in_config_and_metadata(void **state)
+{
+	struct homing_params p = {.policy = -1};
+	struct xpv_error *e = NULL;
+	json_t *j = json_string("1.5G");
+	double d;
+
+	(void)state;
+	assert_int_equal(config_size(j, &d), 0);
+	json_decref(j);
+	assert_true(d == 1610612736.0);
+	assert_int_equal(homing_meta_apply("<xpvh:homing xmlns:xpvh=\"x\" threshold=\"1.5G\" "
+					   "period=\"1.5h\"/>",
+					   &p, &e),
+			 0);
+	assert_true(p.threshold_bytes == 1610612736ull);
+	assert_true(p.period_ns == 5400000000000ull);
+	/* and reject the same things */
+	j = json_string("1.5X");
+	assert_int_equal(config_size(j, &d), -1);
+	json_decref(j);
+	assert_true(homing_meta_apply("<xpvh:homing threshold=\"1.5X\"/>", &p, &e) < 0);
+	xpv_error_free(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(error_semantics),
 		cmocka_unit_test(prom_escapes_and_groups),
+		cmocka_unit_test(units_parse),
+		cmocka_unit_test(size_same_in_config_and_metadata),
 	};
 
 	return cmocka_run_group_tests_name("xpvd-common", tests, NULL, NULL);

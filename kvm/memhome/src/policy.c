@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "policy.h"
+#include "units.h"
 
 static uint64_t sat_add(uint64_t a, uint64_t b)
 {
@@ -88,58 +89,15 @@ struct mh_decision mh_policy_decide(const struct mh_policy *p, const struct mh_p
 	return d;
 }
 
-/* A decimal number and an optional suffix; the suffix table maps to factors. */
-static int parse_suffixed(const char *s, uint64_t *out, const char *const *sfx,
-			  const uint64_t *mult, uint64_t plain)
-{
-	char *end;
-	unsigned long long v;
-	uint64_t m = 0;
-
-	if (!s || !isdigit((unsigned char)*s))
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno)
-		return -EINVAL;
-	if (*end == '\0') {
-		m = plain;
-	} else {
-		for (int i = 0; sfx[i]; i++) {
-			if (!strcmp(end, sfx[i])) {
-				m = mult[i];
-				break;
-			}
-		}
-		if (!m)
-			return -EINVAL;
-	}
-	if (v && v > UINT64_MAX / m)
-		return -EINVAL;
-	*out = v * m;
-	return 0;
-}
-
+/* kvm/common's parser: one syntax for sizes and durations in all of kvm/ */
 int mh_parse_duration_ns(const char *s, uint64_t *out)
 {
-	static const char *const sfx[] = {"ms", "s", "m", "min", "h", NULL};
-	static const uint64_t mult[] = {1000000ull, 1000000000ull, 60000000000ull, 60000000000ull,
-					3600000000000ull};
-
-	/* a plain number is seconds, as in the paper's period_flip */
-	return parse_suffixed(s, out, sfx, mult, 1000000000ull);
+	return xpv_parse_duration_ns(s, out);
 }
 
 int mh_parse_bytes(const char *s, uint64_t *out)
 {
-	static const char *const sfx[] = {"K",	 "KiB", "KB", "M",   "MiB", "MB", "G",
-					  "GiB", "GB",	"T",  "TiB", "TB",  NULL};
-	static const uint64_t mult[] = {1ull << 10, 1ull << 10, 1ull << 10, 1ull << 20,
-					1ull << 20, 1ull << 20, 1ull << 30, 1ull << 30,
-					1ull << 30, 1ull << 40, 1ull << 40, 1ull << 40};
-
-	/* binary multiples throughout: the paper's "500 MB" is taken as 500 MiB */
-	return parse_suffixed(s, out, sfx, mult, 1);
+	return xpv_parse_bytes(s, out);
 }
 
 int mh_parse_policy_kind(const char *s, enum mh_policy_kind *out)
