@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "xml_elem.h"
 
 #define NS 1000000000ull
 
@@ -309,39 +310,25 @@ const struct homing_params *homing_config_vm(const struct homing_cfg *c, const c
 
 /* ---- libvirt metadata -------------------------------------------------- */
 
-/* The value of attribute name in the first element of xml; 1, 0 absent, < 0 bad. */
-static int attr(const char *xml, const char *name, char *buf, size_t len)
+/* The value of attribute name of the metadata element; 1, 0 absent, < 0 bad. */
+static int attr(const struct xpv_xml_elem *el, const char *name, char *buf, size_t len)
 {
-	size_t nl = strlen(name);
-	const char *end = strchr(xml, '>');
+	char *v;
+	int r = xpv_xml_elem_attr(el, name, &v);
 
-	for (const char *a = xml; (a = strstr(a, name)) && (!end || a < end); a += nl) {
-		const char *v;
-		char q;
-		size_t n;
-
-		if (a == xml || !strchr(" \t\r\n", a[-1]))
-			continue;
-		v = a + nl;
-		while (*v == ' ')
-			v++;
-		if (*v != '=')
-			continue;
-		v++;
-		while (*v == ' ')
-			v++;
-		q = *v++;
-		if ((q != '"' && q != '\'') || !strchr(v, q))
-			return -1;
-		n = strchr(v, q) - v;
-		if (n >= len)
-			return -1;
-		memcpy(buf, v, n);
-		buf[n] = '\0';
-		return 1;
+	if (r <= 0)
+		return r;
+	if (strlen(v) >= len) {
+		free(v);
+		return -1;
 	}
-	return 0;
+	strcpy(buf, v);
+	free(v);
+	return 1;
 }
+
+static int meta_apply(const struct xpv_xml_elem *xml, struct homing_params *p,
+		      struct xpv_error **err);
 
 /* "900", "15m", "1.5h" (mh_parse_duration_ns) */
 static int meta_duration(const char *s, uint64_t *out)
@@ -350,6 +337,19 @@ static int meta_duration(const char *s, uint64_t *out)
 }
 
 int homing_meta_apply(const char *xml, struct homing_params *p, struct xpv_error **err)
+{
+	struct xpv_xml_elem *el;
+	int r;
+
+	if (xpv_xml_elem_parse(xml, &el, err) < 0)
+		return xpv_error_wrap(err, "metadata homing");
+	r = meta_apply(el, p, err);
+	xpv_xml_elem_free(el);
+	return r;
+}
+
+static int meta_apply(const struct xpv_xml_elem *xml, struct homing_params *p,
+		      struct xpv_error **err)
 {
 	struct homing_params t = *p;
 	char buf[64], *end;

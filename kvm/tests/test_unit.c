@@ -572,6 +572,16 @@ static void metadata_parse(void **state)
 	xpv_error_free(&e);
 	assert_true(libvirt_meta_parse("<kyoto llc-cap=\"lots\"/>", &p, &e) < 0);
 	xpv_error_free(&e);
+	/* parsed as XML: the name inside another value or a longer name is
+	 * not the attribute; entities are decoded; broken XML is an error */
+	p = -1;
+	assert_int_equal(libvirt_meta_parse("<kyoto note=\"llc-cap='5'\"/>", &p, &e), 0);
+	assert_int_equal(libvirt_meta_parse("<kyoto x-llc-cap=\"5\"/>", &p, &e), 0);
+	assert_true(p == -1);
+	assert_int_equal(libvirt_meta_parse("<kyoto llc-cap=\"&#x33;\"/>", &p, &e), 1);
+	assert_true(p == 3);
+	assert_true(libvirt_meta_parse("<kyoto llc-cap=\"7\"", &p, &e) < 0);
+	xpv_error_free(&e);
 }
 
 /* ---- perf plumbing with software events --------------------------------- */
