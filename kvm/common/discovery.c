@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,11 +42,34 @@ int discovery_parse_machine(const char *dirname, int *domid, char *name, size_t 
 		return -1;
 	errno = 0;
 	id = strtol(buf + 5, &end, 10);
-	if (errno || end == buf + 5 || *end != '-' || !end[1] || id < 0)
+	if (errno || end == buf + 5 || *end != '-' || !end[1] || id < 0 || id > INT32_MAX)
 		return -1;
+	/* the name reaches paths, labels and logs: only what libvirt writes */
+	if (!xpv_name_valid(end + 1) || strlen(end + 1) >= len)
+		return -2;
 	*domid = (int)id;
 	snprintf(name, len, "%s", end + 1);
 	return 0;
+}
+
+/* Say once per directory name that it was skipped (discovery runs every
+ * period); a few remembered names are enough to keep the log readable. */
+static void warn_invalid(const char *dirname)
+{
+	static char seen[8][256];
+	static unsigned next;
+	char *esc;
+
+	for (unsigned i = 0; i < 8; i++)
+		if (!strncmp(seen[i], dirname, sizeof(seen[i]) - 1))
+			return;
+	snprintf(seen[next++ % 8], sizeof(seen[0]), "%s", dirname);
+	esc = xpv_log_escape(dirname);
+	fprintf(stderr,
+		"xpvd: discovery: `%s` looks like a QEMU domain but its name is not one libvirt "
+		"writes ([A-Za-z0-9-_.+], 1-128): ignored\n",
+		esc ? esc : "?");
+	free(esc);
 }
 
 static int add_tids(const struct discovery *d, const char *dir, struct xpv_group *g, int depth,
@@ -148,8 +172,9 @@ static int scan_domain(const struct discovery *d, struct xpv_vm_list *out, const
 	struct dirent *de;
 	DIR *dh;
 
-	if (discovery_find(out, name))
-		return 0; /* same name under two layouts: first wins */
+	for (size_t i = 0; i < out->n; i++)
+		if (out->vms[i].domid == domid && !strcmp(out->vms[i].name, name))
+			return 0; /* one domain under two layouts: first wins */
 	if (asprintf(&nested, "%s/libvirt", dir) < 0)
 		return xpv_error_set(err, ENOMEM, "%s", dir);
 	if (xpv_path_exists(nested))
@@ -205,7 +230,11 @@ static int scan_machines(const struct discovery *d, struct xpv_vm_list *out, con
 		char name[256];
 		int domid;
 
-		if (discovery_parse_machine(de->d_name, &domid, name, sizeof(name)) < 0)
+		int r = discovery_parse_machine(de->d_name, &domid, name, sizeof(name));
+
+		if (r == -2)
+			warn_invalid(de->d_name);
+		if (r < 0)
 			continue;
 		if (asprintf(&dir, "%s/%s", pdir, de->d_name) < 0) {
 			ret = xpv_error_set(err, ENOMEM, "%s", pdir);

@@ -56,7 +56,8 @@ int discovery_scan(const struct discovery *d, struct xpv_vm_list *out, struct xp
 void discovery_free(struct xpv_vm_list *l);
 const struct xpv_vm *discovery_find(const struct xpv_vm_list *l, const char *name);
 /* "machine-qemu\x2d1\x2dvm1.scope" or "qemu-1-vm1.libvirt-qemu" ->
- * domid 1, name "vm1".  Returns 0 on success, -1 if not a QEMU domain. */
+ * domid 1, name "vm1".  Returns 0 on success, -1 if not a QEMU domain,
+ * -2 if it looks like one but the name is not valid (xpv_name_valid). */
 int discovery_parse_machine(const char *dirname, int *domid, char *name, size_t len);
 
 #endif

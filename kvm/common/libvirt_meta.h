@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Permits from libvirt domain metadata (see libvirt-hooks/README.md):
+ * Permits from libvirt domain metadata (see libvirt-hooks/README.md); the
+ * domain XML comes from the libvirt session (libvirt_session.h):
  *   <metadata>
  *     <xpv:kyoto xmlns:xpv="http://xpv.invalid/xmlns/xpv/1.0" llc-cap="250"/>
  *   </metadata>
@@ -12,18 +13,10 @@
 
 #define XPV_XMLNS "http://xpv.invalid/xmlns/xpv/1.0"
 
-struct libvirt_meta;
-
-/* 1 and *permit set when the domain has a permit, 0 when it has none. */
-int libvirt_meta_permit(struct libvirt_meta **m, const char *uri, const char *domain,
-			double *permit, struct xpv_error **err);
-/* The metadata element of namespace ns (*xml, NULL when none) and, when
- * domxml is not NULL, the domain XML.  1 when the domain exists, 0 when
- * libvirt does not know it.  Strings are malloc'd. */
-int libvirt_meta_get(struct libvirt_meta **m, const char *uri, const char *domain, const char *ns,
-		     char **xml, char **domxml, struct xpv_error **err);
+/* The permit in the <xpv:kyoto> element of a domain XML (from the libvirt
+ * session's cache): 1 and *permit set, 0 when the domain has none. */
+int libvirt_meta_permit(const char *domxml, double *permit, struct xpv_error **err);
 /* Parse the llc-cap attribute out of the metadata element (pure). */
 int libvirt_meta_parse(const char *xml, double *permit, struct xpv_error **err);
-void libvirt_meta_close(struct libvirt_meta *m);
 
 #endif

@@ -149,3 +149,32 @@ int xpv_task_start_time(int id, uint64_t *start)
 		return -1;
 	return 0;
 }
+
+bool xpv_name_valid(const char *s)
+{
+	if (!*s || strlen(s) > 128 || !strcmp(s, ".") || !strcmp(s, ".."))
+		return false;
+	for (; *s; s++)
+		if (!(s[0] >= 'a' && s[0] <= 'z') && !(s[0] >= 'A' && s[0] <= 'Z') &&
+		    !(s[0] >= '0' && s[0] <= '9') && !strchr("-_.+", *s))
+			return false;
+	return true;
+}
+
+char *xpv_log_escape(const char *s)
+{
+	char *out = malloc(strlen(s) * 4 + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c < 0x20 || c >= 0x7f || c == '\\')
+			o += sprintf(o, "\\x%02x", c);
+		else
+			*o++ = (char)c;
+	}
+	*o = '\0';
+	return out;
+}

@@ -16,6 +16,14 @@ int xpv_write_file(const char *path, const char *s, struct xpv_error **err);
 int xpv_write_atomic(const char *path, const char *s, struct xpv_error **err);
 int xpv_path_exists(const char *path);
 uint64_t xpv_now_ns(void);
+/* A VM name xpvd can put in a path, a metric label and a log line: 1-128
+ * characters of [A-Za-z0-9-_.+], not "." or "..".  Names taken from
+ * cgroup paths are checked before use (libvirt's machine names only ever
+ * hold such characters; anything else is not a libvirt domain). */
+bool xpv_name_valid(const char *s);
+/* s with every byte outside printable ASCII (and `\`) as \xHH, for a log
+ * line (malloc'd; NULL on ENOMEM). */
+char *xpv_log_escape(const char *s);
 /* Start time of a process or thread (field 22 of /proc/ID/stat, clock
  * ticks since boot): with the id it names one task for good, which an id
  * alone does not once the kernel reuses it.  0, or -1 when there is no

@@ -54,3 +54,41 @@ void xpv_xml_elem_free(struct xpv_xml_elem *e)
 		xmlFreeDoc(e->doc);
 	free(e);
 }
+
+int xpv_xml_domain_metadata(const char *domxml, const char *ns, char **elem,
+			    struct xpv_error **err)
+{
+	struct xpv_xml_elem *e;
+	xmlNode *md = NULL;
+	int ret = 0;
+
+	*elem = NULL;
+	if (xpv_xml_elem_parse(domxml, &e, err) < 0)
+		return xpv_error_wrap(err, "domain XML");
+	if (strcmp((const char *)e->root->name, "domain")) {
+		xpv_xml_elem_free(e);
+		return xpv_error_set(err, 0, "domain XML: no <domain>");
+	}
+	for (xmlNode *c = e->root->children; c && !md; c = c->next)
+		if (c->type == XML_ELEMENT_NODE && !strcmp((const char *)c->name, "metadata"))
+			md = c;
+	for (xmlNode *c = md ? md->children : NULL; c; c = c->next) {
+		xmlBuffer *buf;
+
+		if (c->type != XML_ELEMENT_NODE || !c->ns || !c->ns->href ||
+		    strcmp((const char *)c->ns->href, ns))
+			continue;
+		buf = xmlBufferCreate();
+		if (!buf || xmlNodeDump(buf, e->doc, c, 0, 0) < 0) {
+			ret = xpv_error_set(err, ENOMEM, "domain XML");
+		} else {
+			*elem = strdup((const char *)xmlBufferContent(buf));
+			ret = *elem ? 1 : xpv_error_set(err, ENOMEM, "domain XML");
+		}
+		if (buf)
+			xmlBufferFree(buf);
+		break;
+	}
+	xpv_xml_elem_free(e);
+	return ret;
+}

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "config.h"
 #include "units.h"
+#include "util.h"
 
 #include <errno.h>
 #include <math.h>
@@ -111,17 +112,6 @@ static char *dup_str(json_t *obj, const char *key, const char *dfl)
 	return dfl ? strdup(dfl) : NULL;
 }
 
-static bool valid_name(const char *s)
-{
-	if (!*s || strlen(s) > 128)
-		return false;
-	for (; *s; s++)
-		if (!(s[0] >= 'a' && s[0] <= 'z') && !(s[0] >= 'A' && s[0] <= 'Z') &&
-		    !(s[0] >= '0' && s[0] <= '9') && !strchr("-_.+", *s))
-			return false;
-	return true;
-}
-
 static int check_listen(const char *s, struct xpv_error **err)
 {
 	const char *colon;
@@ -225,7 +215,7 @@ static int parse(struct xpv_config *cfg, const char *const *sections, struct xpv
 		path = json_string_value(json_object_get(it, "path"));
 		if (!name || !path)
 			return xpv_error_set(err, 0, "%s: needs \"name\" and \"path\"", pfx);
-		if (!valid_name(name))
+		if (!xpv_name_valid(name))
 			return xpv_error_set(err, 0,
 					     "%s.name: `%s` must be 1-128 of [A-Za-z0-9-_.+]", pfx,
 					     name);

@@ -23,15 +23,14 @@
 /* xpvd's error.h before libmemhome's copy of it (same guard, same struct) */
 #include "controller.h"
 #include "homing.h"
-#include "libvirt_meta.h"
+#include "libvirt_session.h"
 #include "prom.h"
+#include "xml_elem.h"
 #include "util.h"
 
 #include "audit.h"
 
 #define NS 1000000000ull
-/* metadata is re-read this often (periods), like Kyoto's permits */
-#define META_PERIODS 50
 
 struct hvm {
 	char *name;
@@ -40,12 +39,15 @@ struct hvm {
 	struct homing_params p; /* resolved: config + metadata */
 	const char *policy_src; /* config, libvirt, default, none */
 	const char *home_src; /* config, numatune, numa_maps */
+	int domid; /* libvirt's domain id, -1 for plain groups */
+	char *domain; /* libvirt's name (NULL until the session knows it) */
+	char uuid[XPV_UUID_LEN];
 	int pid;
 	int exited_pid; /* do not set up this pid again */
 	struct mh_vm *mh;
 	uint64_t next_ns, retry_ns;
 	uint64_t last_pass_start_ns, last_pass_end_ns, last_pass_moved;
-	uint64_t meta_checked;
+	uint64_t meta_gen; /* session generation of the XML last resolved */
 	char *degraded;
 	bool exited;
 	int seen;
@@ -54,7 +56,7 @@ struct hvm {
 struct homing {
 	const struct xpv_host *host;
 	struct homing_cfg cfg;
-	struct libvirt_meta *meta;
+	struct libvirt_session *lv; /* shared with Kyoto; NULL without libvirt */
 	FILE *log;
 	int log_nodes;
 	size_t n;
@@ -270,17 +272,19 @@ static long rss_pages(int pid)
  * the largest resident set (a wrapper shell or a helper in a plain cgroup
  * is small next to QEMU).  0 when there is none (yet).
  */
-static int find_pid(const struct homing_params *p, const struct xpv_vm *d)
+static int find_pid(const struct homing_params *p, const struct xpv_vm *d, const char *domain)
 {
 	long pid, best_rss = -1;
 	int best = 0;
 
 	if (p->pid_file)
 		return read_int_file(p->pid_file, &pid) == 0 && pid_exists(pid) ? (int)pid : 0;
-	if (d->kind == XPV_VM_LIBVIRT) {
+	/* libvirt's pid file is named after the real domain name, not the
+	 * mangled one of the cgroup (a name with `/` never reaches a path) */
+	if (d->kind == XPV_VM_LIBVIRT && domain && !strchr(domain, '/') && domain[0] != '.') {
 		cleanup_free char *path = NULL;
 
-		if (asprintf(&path, "/run/libvirt/qemu/%s.pid", d->name) >= 0 &&
+		if (asprintf(&path, "/run/libvirt/qemu/%s.pid", domain) >= 0 &&
 		    read_int_file(path, &pid) == 0 && pid_exists(pid))
 			return (int)pid;
 	}
@@ -326,10 +330,39 @@ static bool same_params(const struct homing_params *a, const struct homing_param
  * could be used (at least the config's values) and -1 is returned so the
  * caller can report it.
  */
+/* The config entry of a VM: by libvirt's domain name when it has one,
+ * else by the name discovery gave it. */
+static const struct homing_params *vm_config(const struct homing *h, const struct hvm *hv)
+{
+	const struct homing_params *c;
+
+	if (hv->domain && (c = homing_config_vm(&h->cfg, hv->domain)) != &h->cfg.defaults)
+		return c;
+	return homing_config_vm(&h->cfg, hv->name);
+}
+
+/* Who the VM is for libvirt, from the session's cache (never libvirtd
+ * itself); the generation of its XML, 0 when not known (yet). */
+static uint64_t identify(struct homing *h, struct hvm *hv)
+{
+	struct lv_domain_ref r;
+
+	if (hv->kind != XPV_VM_LIBVIRT || !h->lv || !libvirt_session_find(h->lv, hv->domid, &r))
+		return 0;
+	if (!hv->domain || strcmp(hv->domain, r.name)) {
+		free(hv->domain);
+		hv->domain = r.name;
+		r.name = NULL;
+		memcpy(hv->uuid, r.uuid, sizeof(hv->uuid));
+	}
+	free(r.name);
+	return r.gen;
+}
+
 static int resolve(struct homing *h, struct hvm *hv, struct homing_params *p, struct mh_memdev **md,
 		   int *nr_md, struct xpv_error **err)
 {
-	const struct homing_params *c = homing_config_vm(&h->cfg, hv->name);
+	const struct homing_params *c = vm_config(h, hv);
 	char *meta = NULL, *domxml = NULL;
 	struct homing_params t;
 	int ret, dflt;
@@ -342,12 +375,22 @@ static int resolve(struct homing *h, struct hvm *hv, struct homing_params *p, st
 	}
 	hv->policy_src = p->policy < 0 ? "none" : c == &h->cfg.defaults ? "default" : "config";
 	hv->home_src = p->nr_specs || p->default_home >= 0 ? "config" : "numa_maps";
-	if (hv->kind != XPV_VM_LIBVIRT || (!h->cfg.use_metadata && !h->cfg.use_numatune))
+	if (hv->kind != XPV_VM_LIBVIRT || !h->lv || (!h->cfg.use_metadata && !h->cfg.use_numatune))
 		return 0;
-	ret = libvirt_meta_get(&h->meta, h->cfg.libvirt_uri, hv->name, XPV_HOMING_XMLNS, &meta,
-			       h->cfg.use_numatune ? &domxml : NULL, err);
-	if (ret <= 0)
-		return ret < 0 ? xpv_error_wrap(err, "reading libvirt metadata") : 0;
+	hv->meta_gen = identify(h, hv);
+	if (libvirt_session_xml(h->lv, hv->domid, &domxml) <= 0)
+		return 0; /* not known to the session (yet) */
+	if (h->cfg.use_metadata) {
+		ret = xpv_xml_domain_metadata(domxml, XPV_HOMING_XMLNS, &meta, err);
+		if (ret < 0) {
+			free(domxml);
+			return xpv_error_wrap(err, "reading libvirt metadata");
+		}
+	}
+	if (!h->cfg.use_numatune) {
+		free(domxml);
+		domxml = NULL;
+	}
 	if (domxml && !p->qmp) {
 		if (homing_numatune_parse(domxml, md, nr_md, &dflt, err) < 0) {
 			xpv_error_wrap(err, "libvirt domain XML");
@@ -383,7 +426,6 @@ static void setup(struct homing *h, struct hvm *hv, uint64_t now)
 	bool resolved;
 
 	hv->retry_ns = now + h->cfg.retry_ns;
-	hv->meta_checked = h->ticks;
 	resolved = resolve(h, hv, &p, &md, &nr_md, &e) == 0;
 	if (resolved) {
 		if (hv->degraded && !strncmp(hv->degraded, "homing: ", 8))
@@ -443,11 +485,15 @@ static void recheck(struct homing *h, struct hvm *hv)
 	struct homing_params p;
 	struct mh_memdev *md = NULL;
 	int nr_md = 0;
+	uint64_t gen;
 
-	if (hv->kind != XPV_VM_LIBVIRT || !h->cfg.use_metadata ||
-	    h->ticks - hv->meta_checked < META_PERIODS)
+	/* only when the session saw the domain change (metadata-change or
+	 * lifecycle event) */
+	if (hv->kind != XPV_VM_LIBVIRT || !h->cfg.use_metadata)
 		return;
-	hv->meta_checked = h->ticks;
+	gen = identify(h, hv);
+	if (!gen || gen == hv->meta_gen)
+		return;
 	if (resolve(h, hv, &p, &md, &nr_md, &e) < 0) {
 		set_degraded(hv, "homing", &e);
 	} else if (hv->degraded && !strncmp(hv->degraded, "homing: ", 8) &&
@@ -478,6 +524,14 @@ static int homing_init(void **priv, const struct xpv_host *host, struct xpv_erro
 		homing_shutdown(h);
 		return -1;
 	}
+	/* <xpvh:homing> metadata can turn homing on for a domain */
+	if (host->cfg->libvirt &&
+	    (h->cfg.use_metadata || h->cfg.use_numatune) &&
+	    libvirt_session_get(h->cfg.libvirt_uri, &h->lv, err) < 0) {
+		xpv_error_wrap(err, "homing.libvirt_uri");
+		homing_shutdown(h);
+		return -1;
+	}
 	*priv = h;
 	return 0;
 }
@@ -490,11 +544,21 @@ static struct hvm *find_vm(struct homing *h, const char *name)
 	return NULL;
 }
 
+/* Two domains may share a mangled name: libvirt ones are told apart by id. */
+static struct hvm *find_discovered(struct homing *h, const struct xpv_vm *d)
+{
+	for (size_t i = 0; i < h->n; i++)
+		if (h->vms[i]->domid == d->domid && !strcmp(h->vms[i]->name, d->name))
+			return h->vms[i];
+	return NULL;
+}
+
 static void free_vm(struct hvm *hv)
 {
 	mh_vm_free(hv->mh);
 	homing_params_free(&hv->p);
 	free(hv->degraded);
+	free(hv->domain);
 	free(hv->name);
 	free(hv);
 }
@@ -515,6 +579,7 @@ static struct hvm *add_vm(struct homing *h, const struct xpv_vm *d)
 		return NULL;
 	}
 	hv->kind = d->kind;
+	hv->domid = d->domid;
 	hv->h = h;
 	hv->p.policy = -1;
 	hv->policy_src = "none";
@@ -537,7 +602,8 @@ static void tick_vm(struct homing *h, struct hvm *hv, const struct xpv_vm *d, ui
 		if (now < hv->retry_ns)
 			return;
 		hv->retry_ns = now + h->cfg.retry_ns;
-		pid = find_pid(homing_config_vm(&h->cfg, hv->name), d);
+		identify(h, hv);
+		pid = find_pid(vm_config(h, hv), d, hv->domain);
 		if (pid && pid != hv->pid) {
 			if (hv->mh)
 				fprintf(stderr, "xpvd: homing: vm %s: process %d replaced by %d\n",
@@ -591,7 +657,7 @@ static int homing_tick(void *priv, const struct xpv_vm_list *vms, uint64_t perio
 		h->vms[i]->seen = 0;
 	for (size_t i = 0; i < vms->n; i++) {
 		const struct xpv_vm *d = &vms->vms[i];
-		struct hvm *hv = find_vm(h, d->name);
+		struct hvm *hv = find_discovered(h, d);
 
 		if (!hv && !(hv = add_vm(h, d)))
 			continue;
@@ -697,6 +763,10 @@ static json_t *vm_status(const struct hvm *hv, uint64_t now)
 			    json_integer((json_int_t)hv->last_pass_moved));
 	if (hv->degraded)
 		json_object_set_new(o, "degraded", json_string(hv->degraded));
+	if (hv->domain) {
+		json_object_set_new(o, "domain", json_string(hv->domain));
+		json_object_set_new(o, "uuid", json_string(hv->uuid));
+	}
 	return o;
 }
 
@@ -845,7 +915,7 @@ static void homing_shutdown(void *priv)
 	for (size_t i = 0; i < h->n; i++)
 		free_vm(h->vms[i]);
 	free(h->vms);
-	libvirt_meta_close(h->meta);
+	libvirt_session_put(h->lv);
 	if (h->log)
 		fclose(h->log);
 	homing_config_free(&h->cfg);

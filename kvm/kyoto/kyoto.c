@@ -18,6 +18,7 @@
 #include "controller.h"
 #include "counters.h"
 #include "libvirt_meta.h"
+#include "libvirt_session.h"
 #include "prom.h"
 #include "util.h"
 
@@ -52,7 +53,10 @@ struct kvm {
 	struct kgroup *groups;
 	unsigned nvcpus;
 	char *degraded;
-	uint64_t meta_checked; /* tick of the last libvirt metadata read */
+	int domid; /* libvirt's domain id, -1 for plain groups */
+	char *domain; /* libvirt's name for it (NULL until the session knows) */
+	char uuid[XPV_UUID_LEN];
+	uint64_t meta_gen; /* session generation of the metadata last read */
 	double meta_permit; /* < 0: none */
 	int seen;
 };
@@ -68,7 +72,7 @@ struct kyoto {
 	int64_t throttle_period_us; /* 0: keep the group's CFS period */
 	bool use_metadata;
 	char *libvirt_uri;
-	struct libvirt_meta *meta;
+	struct libvirt_session *lv; /* shared with homing; NULL without libvirt */
 	size_t n;
 	struct kvm *vms;
 	uint64_t ticks;
@@ -232,16 +236,14 @@ static int kyoto_init(void **priv, const struct xpv_host *host, struct xpv_error
 		kyoto_shutdown(k);
 		return -1;
 	}
+	if (k->enabled && k->use_metadata && host->cfg->libvirt &&
+	    libvirt_session_get(k->libvirt_uri, &k->lv, err) < 0) {
+		xpv_error_wrap(err, "kyoto.libvirt_uri");
+		kyoto_shutdown(k);
+		return -1;
+	}
 	*priv = k;
 	return 0;
-}
-
-static struct kvm *find_vm(struct kyoto *k, const char *name)
-{
-	for (size_t i = 0; i < k->n; i++)
-		if (!strcmp(k->vms[i].name, name))
-			return &k->vms[i];
-	return NULL;
 }
 
 static bool same_bw(const struct cfs_bw *a, const struct cfs_bw *b)
@@ -281,6 +283,15 @@ static int adopt_outside_change(struct kyoto *k, struct kvm *vm, struct kgroup *
 	return 1;
 }
 
+/* Two domains may share a mangled name: libvirt ones are told apart by id. */
+static struct kvm *find_discovered(struct kyoto *k, const struct xpv_vm *d)
+{
+	for (size_t i = 0; i < k->n; i++)
+		if (k->vms[i].domid == d->domid && !strcmp(k->vms[i].name, d->name))
+			return &k->vms[i];
+	return NULL;
+}
+
 static void restore_group(struct kyoto *k, struct kvm *vm, struct kgroup *g)
 {
 	struct xpv_error *e = NULL;
@@ -312,6 +323,7 @@ static void free_vm(struct kyoto *k, struct kvm *vm, bool restore)
 	free(vm->groups);
 	free(vm->threads);
 	free(vm->degraded);
+	free(vm->domain);
 	free(vm->name);
 }
 
@@ -327,7 +339,10 @@ static double resolve_permit(struct kyoto *k, struct kvm *vm)
 		vm->permit_src = "libvirt";
 		return vm->meta_permit;
 	}
-	if ((v = json_object_get(k->cfg_permits, vm->name))) {
+	/* config permits name the domain as libvirt does, or the VM as
+	 * discovery does (plain groups, or before the session knows it) */
+	if ((vm->domain && (v = json_object_get(k->cfg_permits, vm->domain))) ||
+	    (v = json_object_get(k->cfg_permits, vm->name))) {
 		vm->permit_src = "config";
 		return json_number_value(v);
 	}
@@ -512,20 +527,33 @@ static void enforce_vm(struct kyoto *k, struct kvm *vm)
 	}
 }
 
+/* Identity and permit of a libvirt domain, from the session's cache only:
+ * a hung libvirtd cannot stall the tick.  Metadata is parsed again only
+ * when the session saw it change (lifecycle or metadata-change event). */
 static void refresh_metadata(struct kyoto *k, struct kvm *vm)
 {
 	struct xpv_error *e = NULL;
+	struct lv_domain_ref r;
+	char *xml = NULL;
 	double p = -1;
 	int ret;
 
-	if (vm->kind != XPV_VM_LIBVIRT || !k->use_metadata)
+	if (vm->kind != XPV_VM_LIBVIRT || !k->lv || !libvirt_session_find(k->lv, vm->domid, &r))
+		return; /* not known (yet): keep what we have */
+	if (!vm->domain || strcmp(vm->domain, r.name)) {
+		free(vm->domain);
+		vm->domain = r.name;
+		r.name = NULL;
+		memcpy(vm->uuid, r.uuid, sizeof(vm->uuid));
+	}
+	free(r.name);
+	if (r.gen == vm->meta_gen)
 		return;
-	/* Metadata changes rarely; read it at discovery and then every 50
-	 * periods so `virsh metadata` edits are picked up. */
-	if (vm->meta_checked && k->ticks - vm->meta_checked < 50)
+	if (libvirt_session_xml(k->lv, vm->domid, &xml) <= 0)
 		return;
-	vm->meta_checked = k->ticks;
-	ret = libvirt_meta_permit(&k->meta, k->libvirt_uri, vm->name, &p, &e);
+	vm->meta_gen = r.gen;
+	ret = libvirt_meta_permit(xml, &p, &e);
+	free(xml);
 	if (ret < 0) {
 		vlog(vm, "reading libvirt metadata", &e);
 		return;
@@ -546,7 +574,7 @@ static int kyoto_tick(void *priv, const struct xpv_vm_list *vms, uint64_t period
 		k->vms[i].seen = 0;
 	for (size_t i = 0; i < vms->n; i++) {
 		const struct xpv_vm *d = &vms->vms[i];
-		struct kvm *vm = find_vm(k, d->name);
+		struct kvm *vm = find_discovered(k, d);
 
 		if (!vm) {
 			struct kvm *nv = realloc(k->vms, (k->n + 1) * sizeof(*nv));
@@ -558,6 +586,7 @@ static int kyoto_tick(void *priv, const struct xpv_vm_list *vms, uint64_t period
 			memset(vm, 0, sizeof(*vm));
 			vm->name = strdup(d->name);
 			vm->kind = d->kind;
+			vm->domid = d->domid;
 			vm->acct.cap = 1;
 			vm->acct.state = ACCT_UNGOVERNED;
 			vm->meta_permit = -1;
@@ -639,6 +668,10 @@ static json_t *vm_status(struct kyoto *k, struct kvm *vm)
 		      vm->acct.ipc, "groups", groups);
 	if (o && vm->degraded)
 		json_object_set_new(o, "degraded", json_string(vm->degraded));
+	if (o && vm->domain) {
+		json_object_set_new(o, "domain", json_string(vm->domain));
+		json_object_set_new(o, "uuid", json_string(vm->uuid));
+	}
 	return o;
 }
 
@@ -649,9 +682,10 @@ static json_t *kyoto_status(void *priv)
 
 	for (size_t i = 0; i < k->n; i++)
 		json_array_append_new(arr, vm_status(k, &k->vms[i]));
-	return json_pack("{s:b, s:o, s:o, s:b, s:I}", "enabled", k->enabled, "vms", arr,
+	return json_pack("{s:b, s:o, s:o, s:b, s:I, s:o}", "enabled", k->enabled, "vms", arr,
 			 "counters", k->ctr ? counters_describe(k->ctr) : json_null(), "test_mode",
-			 xpv_test_mode(), "adopted_outside_changes", (json_int_t)k->adopted);
+			 xpv_test_mode(), "adopted_outside_changes", (json_int_t)k->adopted,
+			 "libvirt", libvirt_session_status(k->lv));
 }
 
 static void kyoto_metrics(void *priv, FILE *f)
@@ -740,7 +774,7 @@ static void kyoto_shutdown(void *priv)
 		free_vm(k, &k->vms[i], true);
 	free(k->vms);
 	counters_free(k->ctr);
-	libvirt_meta_close(k->meta);
+	libvirt_session_put(k->lv);
 	if (k->cfg_permits)
 		json_decref(k->cfg_permits);
 	if (k->live_permits)

@@ -17,10 +17,12 @@
 #include <string.h>
 
 #include "config.h"
+#include "discovery.h"
 #include "error.h"
 #include "homing.h"
 #include "prom.h"
 #include "units.h"
+#include "util.h"
 
 /* ---- error ------------------------------------------------------------ */
 
@@ -153,12 +155,45 @@ static void size_same_in_config_and_metadata(void **state)
 	xpv_error_free(&e);
 }
 
+/* ---- names from cgroup paths ------------------------------------------- */
+
+static void names_from_cgroups_validated(void **state)
+{
+	static const char *const bad[] = {
+		"machine-qemu\\x2d1\\x2d..\\x2f..\\x2fetc.scope", /* ../../etc */
+		"machine-qemu\\x2d1\\x2dvm\\x0a1.scope",	   /* a newline */
+		"machine-qemu\\x2d1\\x2dvm\\x22\\x7d.scope",   /* "} in a label */
+		"machine-qemu\\x2d1\\x2d...scope",		   /* ".." */
+		"qemu-1-a b.libvirt-qemu",
+		NULL,
+	};
+	char name[256], *esc;
+	int id;
+
+	(void)state;
+	for (const char *const *b = bad; *b; b++)
+		if (discovery_parse_machine(*b, &id, name, sizeof(name)) != -2)
+			fail_msg("`%s` not refused", *b);
+	assert_int_equal(discovery_parse_machine("qemu-4-ab.c-d0.libvirt-qemu", &id, name,
+						 sizeof(name)),
+			 0);
+	assert_string_equal(name, "ab.c-d0");
+	assert_true(xpv_name_valid("web_1.example+x"));
+	assert_false(xpv_name_valid(""));
+	assert_false(xpv_name_valid(".."));
+	assert_false(xpv_name_valid("a/b"));
+	esc = xpv_log_escape("a\nb\\\x7f");
+	assert_string_equal(esc, "a\\x0ab\\x5c\\x7f");
+	free(esc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(error_semantics),
 		cmocka_unit_test(prom_escapes_and_groups),
 		cmocka_unit_test(units_parse),
+		cmocka_unit_test(names_from_cgroups_validated),
 		cmocka_unit_test(size_same_in_config_and_metadata),
 	};
 
