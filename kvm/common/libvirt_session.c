@@ -32,9 +32,10 @@ struct lv_domain {
 
 struct libvirt_session {
 	char *uri;
+	bool uri_explicit; /* configured, not the default */
 	int refs;
 	pthread_t thread;
-	bool thread_started;
+	bool thread_started, thread_failed;
 	pthread_mutex_t lock; /* everything below */
 	pthread_cond_t refreshed;
 	bool stop;
@@ -252,19 +253,33 @@ static void *session_thread(void *arg)
 	return NULL;
 }
 
-int libvirt_session_get(const char *uri, struct libvirt_session **out, struct xpv_error **err)
+int libvirt_session_get(const char *uri, bool uri_explicit, struct libvirt_session **out,
+			struct xpv_error **err)
 {
 	struct libvirt_session *s;
 	int ret = 0;
 
 	pthread_mutex_lock(&shared_lock);
 	if (shared) {
-		if (strcmp(shared->uri, uri)) {
+		if (uri_explicit && shared->uri_explicit && strcmp(shared->uri, uri)) {
 			ret = xpv_error_set(err, 0,
 					    "libvirt_uri: `%s` differs from `%s`: xpvd has one "
 					    "libvirt session for all controllers",
 					    uri, shared->uri);
 			goto out;
+		}
+		if (uri_explicit && !shared->uri_explicit) {
+			/* a configured URI wins over another controller's
+			 * default (the thread starts on first use) */
+			char *u = strdup(uri);
+
+			if (!u) {
+				ret = xpv_error_set(err, ENOMEM, "libvirt session");
+				goto out;
+			}
+			free(shared->uri);
+			shared->uri = u;
+			shared->uri_explicit = true;
 		}
 		shared->refs++;
 		*out = shared;
@@ -284,22 +299,34 @@ int libvirt_session_get(const char *uri, struct libvirt_session **out, struct xp
 		ret = xpv_error_set(err, ENOMEM, "libvirt session");
 		goto out;
 	}
+	s->uri_explicit = uri_explicit;
 	s->refs = 1;
 	s->cb_ids[0] = s->cb_ids[1] = -1;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->refreshed, NULL);
-	ret = pthread_create(&s->thread, NULL, session_thread, s);
-	if (ret) {
-		free(s->uri);
-		free(s);
-		ret = xpv_error_set(err, ret, "libvirt session thread");
-		goto out;
-	}
-	s->thread_started = true;
 	shared = *out = s;
 out:
 	pthread_mutex_unlock(&shared_lock);
 	return ret;
+}
+
+/* The thread starts with the first lookup: every controller has said
+ * which URI it wants by then, and `xpvd -t` never connects. */
+static void start(struct libvirt_session *s)
+{
+	pthread_mutex_lock(&shared_lock);
+	if (!s->thread_started && !s->thread_failed) {
+		int e = pthread_create(&s->thread, NULL, session_thread, s);
+
+		if (e) {
+			s->thread_failed = true;
+			fprintf(stderr, "xpvd: libvirt %s: no session thread: %s\n", s->uri,
+				strerror(e));
+		} else {
+			s->thread_started = true;
+		}
+	}
+	pthread_mutex_unlock(&shared_lock);
 }
 
 void libvirt_session_put(struct libvirt_session *s)
@@ -318,6 +345,8 @@ void libvirt_session_put(struct libvirt_session *s)
 	pthread_mutex_lock(&s->lock);
 	s->stop = true;
 	pthread_mutex_unlock(&s->lock);
+	if (!s->thread_started)
+		goto free;
 	/* The thread notices within one timer period, unless it is stuck in
 	 * a call to a hung libvirtd: then it is left behind (the process is
 	 * exiting) rather than hanging the shutdown that restores cgroups. */
@@ -329,6 +358,7 @@ void libvirt_session_put(struct libvirt_session *s)
 		pthread_detach(s->thread);
 		return; /* s stays allocated for the stuck thread */
 	}
+free:
 	free_domains(s->doms, s->n);
 	free(s->error);
 	free(s->uri);
@@ -353,6 +383,7 @@ int libvirt_session_find(struct libvirt_session *s, int id, struct lv_domain_ref
 	memset(out, 0, sizeof(*out));
 	if (!s || id < 0)
 		return 0;
+	start(s);
 	pthread_mutex_lock(&s->lock);
 	d = find_locked(s, id);
 	if (d && (out->name = strdup(d->name))) {
@@ -372,6 +403,7 @@ int libvirt_session_xml(struct libvirt_session *s, int id, char **xml)
 	*xml = NULL;
 	if (!s)
 		return 0;
+	start(s);
 	pthread_mutex_lock(&s->lock);
 	d = find_locked(s, id);
 	if (d && d->xml && (*xml = strdup(d->xml)))
@@ -399,7 +431,7 @@ json_t *libvirt_session_status(struct libvirt_session *s)
 int libvirt_session_wait_refresh(struct libvirt_session *s, int timeout_ms)
 {
 	struct timespec dl;
-	uint64_t start;
+	uint64_t before;
 	int ret = 1;
 
 	clock_gettime(CLOCK_REALTIME, &dl);
@@ -409,9 +441,10 @@ int libvirt_session_wait_refresh(struct libvirt_session *s, int timeout_ms)
 		dl.tv_sec++;
 		dl.tv_nsec -= 1000000000L;
 	}
+	start(s);
 	pthread_mutex_lock(&s->lock);
-	start = s->refreshes;
-	while (s->refreshes == start && ret)
+	before = s->refreshes;
+	while (s->refreshes == before && ret)
 		if (pthread_cond_timedwait(&s->refreshed, &s->lock, &dl) == ETIMEDOUT)
 			ret = 0;
 	pthread_mutex_unlock(&s->lock);

@@ -17,6 +17,7 @@
 #define XPV_LIBVIRT_SESSION_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "error.h"
@@ -25,10 +26,12 @@
 
 struct libvirt_session;
 
-/* The session for uri, started on first use and shared (reference
- * counted); every user must ask for the same uri.  Never blocks on
- * libvirtd: connecting happens in the session thread. */
-int libvirt_session_get(const char *uri, struct libvirt_session **s, struct xpv_error **err);
+/* The shared session (reference counted).  uri_explicit: the URI was
+ * configured; a configured URI wins over another controller's default,
+ * two different configured URIs are an error.  The thread starts at the
+ * first lookup and connects there: this never blocks on libvirtd. */
+int libvirt_session_get(const char *uri, bool uri_explicit, struct libvirt_session **s,
+			struct xpv_error **err);
 void libvirt_session_put(struct libvirt_session *s);
 
 struct lv_domain_ref {

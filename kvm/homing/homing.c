@@ -527,7 +527,9 @@ static int homing_init(void **priv, const struct xpv_host *host, struct xpv_erro
 	/* <xpvh:homing> metadata can turn homing on for a domain */
 	if (host->cfg->libvirt &&
 	    (h->cfg.use_metadata || h->cfg.use_numatune) &&
-	    libvirt_session_get(h->cfg.libvirt_uri, &h->lv, err) < 0) {
+	    libvirt_session_get(h->cfg.libvirt_uri,
+				json_object_get(config_section(host->cfg, "homing"), "libvirt_uri"),
+				&h->lv, err) < 0) {
 		xpv_error_wrap(err, "homing.libvirt_uri");
 		homing_shutdown(h);
 		return -1;

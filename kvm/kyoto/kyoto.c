@@ -237,7 +237,9 @@ static int kyoto_init(void **priv, const struct xpv_host *host, struct xpv_error
 		return -1;
 	}
 	if (k->enabled && k->use_metadata && host->cfg->libvirt &&
-	    libvirt_session_get(k->libvirt_uri, &k->lv, err) < 0) {
+	    libvirt_session_get(k->libvirt_uri,
+				json_object_get(config_section(host->cfg, "kyoto"), "libvirt_uri"),
+				&k->lv, err) < 0) {
 		xpv_error_wrap(err, "kyoto.libvirt_uri");
 		kyoto_shutdown(k);
 		return -1;

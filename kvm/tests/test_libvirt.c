@@ -97,15 +97,15 @@ static void session_finds_by_id(void **state)
 	uint64_t gen;
 
 	(void)state;
-	assert_int_equal(libvirt_session_get("test:///default", &s, &e), 0);
+	assert_int_equal(libvirt_session_get("test:///default", true, &s, &e), 0);
 	/* one session: a second user gets the same one, another URI an error */
 	{
 		struct libvirt_session *s2 = NULL;
 
-		assert_int_equal(libvirt_session_get("test:///default", &s2, &e), 0);
+		assert_int_equal(libvirt_session_get("test:///default", false, &s2, &e), 0);
 		assert_ptr_equal(s, s2);
 		libvirt_session_put(s2);
-		assert_true(libvirt_session_get("qemu:///system", &s2, &e) < 0);
+		assert_true(libvirt_session_get("qemu:///system", true, &s2, &e) < 0);
 		assert_non_null(strstr(e->msg, "one libvirt session"));
 		xpv_error_free(&e);
 	}
@@ -229,7 +229,7 @@ static void hung_libvirtd_does_not_block(void **state)
 	assert_int_equal(listen(fd, 4), 0); /* connections queue, none is served */
 	snprintf(uri, sizeof(uri), "qemu+unix:///system?socket=%s", sa.sun_path);
 	t0 = xpv_now_ns();
-	assert_int_equal(libvirt_session_get(uri, &s, &e), 0);
+	assert_int_equal(libvirt_session_get(uri, true, &s, &e), 0);
 	for (int i = 0; i < 50; i++)
 		assert_int_equal(libvirt_session_find(s, 1, &r), 0);
 	st = libvirt_session_status(s);
