@@ -22,7 +22,9 @@
 
 /* xpvd's error.h before libmemhome's copy of it (same guard, same struct) */
 #include "controller.h"
-#include "homing.h"
+#include "homing_cfg.h"
+#include "homing_log.h"
+#include "homing_proc.h"
 #include "libvirt_session.h"
 #include "prom.h"
 #include "xml_elem.h"
@@ -57,8 +59,7 @@ struct homing {
 	const struct xpv_host *host;
 	struct homing_cfg cfg;
 	struct libvirt_session *lv; /* shared with Kyoto; NULL without libvirt */
-	FILE *log;
-	int log_nodes;
+	struct homing_log *log; /* NULL: none */
 	size_t n;
 	struct hvm **vms;
 	uint64_t ticks;
@@ -86,88 +87,6 @@ static void clear_degraded(struct hvm *vm)
 	vm->degraded = NULL;
 }
 
-/* ---- the time series log --------------------------------------------- */
-
-static const char *const ev_names[] = {"sample", "pass-start", "progress", "pass-end", "exited"};
-
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fprintf(f, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			fprintf(f, "\\u%04x", *s);
-		else
-			fputc(*s, f);
-	}
-	fputc('"', f);
-}
-
-static void log_event(struct homing *h, struct hvm *hv, const struct mh_vm *vm,
-		      const struct mh_event *ev)
-{
-	struct timespec ts;
-	struct mh_vm_stats st;
-	double now;
-	FILE *f = h->log;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	now = ts.tv_sec + ts.tv_nsec / 1e9;
-	mh_vm_stats(vm, &st);
-	if (h->cfg.log_csv) {
-		for (int i = 0; i < mh_vm_nr_regions(vm); i++) {
-			const struct mh_region *r = mh_vm_region(vm, i);
-
-			fprintf(f, "%.3f,%s,%s,%s,%d,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64,
-				now, hv->name, ev_names[ev->kind], r->name, r->home,
-				r->resident_bytes, r->remote_bytes, ev->moved_bytes,
-				ev->failed_pages);
-			for (int k = 0; k < h->log_nodes; k++)
-				fprintf(f, ",%" PRIu64, r->node_bytes[k]);
-			fputc('\n', f);
-		}
-		fflush(f);
-		return;
-	}
-	fprintf(f, "{\"time\":%.3f,\"t\":%.3f,\"vm\":", now, ev->t_ns / 1e9);
-	json_str(f, hv->name);
-	fprintf(f, ",\"pid\":%d,\"event\":\"%s\"", mh_vm_pid(vm), ev_names[ev->kind]);
-	if (ev->reason) {
-		fputs(",\"reason\":", f);
-		json_str(f, ev->reason);
-	}
-	fprintf(f,
-		",\"resident_bytes\":%" PRIu64 ",\"remote_bytes\":%" PRIu64
-		",\"moved_bytes\":%" PRIu64 ",\"failed_pages\":%" PRIu64
-		",\"moved_bytes_total\":%" PRIu64,
-		st.resident_bytes, st.remote_bytes, ev->moved_bytes, ev->failed_pages,
-		st.moved_bytes_total);
-	if (ev->kind == MH_EV_SAMPLE) {
-		fputs(",\"regions\":[", f);
-		for (int i = 0; i < mh_vm_nr_regions(vm); i++) {
-			const struct mh_region *r = mh_vm_region(vm, i);
-
-			fprintf(f, "%s{\"region\":", i ? "," : "");
-			json_str(f, r->name);
-			fprintf(f,
-				",\"home\":%d,\"resident_bytes\":%" PRIu64
-				",\"remote_bytes\":%" PRIu64 ",\"nodes\":{",
-				r->home, r->resident_bytes, r->remote_bytes);
-			for (int k = 0, first = 1; k < MH_MAX_NODES; k++)
-				if (r->node_bytes[k] || k == r->home) {
-					fprintf(f, "%s\"%d\":%" PRIu64, first ? "" : ",", k,
-						r->node_bytes[k]);
-					first = 0;
-				}
-			fputs("}}", f);
-		}
-		fputc(']', f);
-	}
-	fputs("}\n", f);
-	fflush(f);
-}
-
 static void on_event(const struct mh_vm *vm, const struct mh_event *ev, void *arg)
 {
 	struct hvm *hv = arg;
@@ -179,129 +98,7 @@ static void on_event(const struct mh_vm *vm, const struct mh_event *ev, void *ar
 		hv->last_pass_end_ns = now;
 		hv->last_pass_moved = ev->moved_bytes;
 	}
-	if (hv->h->log)
-		log_event(hv->h, hv, vm, ev);
-}
-
-static int open_log(struct homing *h, struct xpv_error **err)
-{
-	int maxn;
-
-	if (!h->cfg.log_path)
-		return 0;
-	h->log = fopen(h->cfg.log_path, "ae");
-	if (!h->log)
-		return xpv_error_set(err, errno, "homing.log: opening `%s`", h->cfg.log_path);
-	maxn = numa_available() >= 0 ? numa_max_node() + 1 : 1;
-	h->log_nodes = maxn > MH_MAX_NODES ? MH_MAX_NODES : maxn;
-	if (h->cfg.log_csv && fseek(h->log, 0, SEEK_END) == 0 && ftell(h->log) == 0) {
-		fputs("time,vm,event,region,home,resident_bytes,remote_bytes,moved_bytes,"
-		      "failed_pages",
-		      h->log);
-		for (int k = 0; k < h->log_nodes; k++)
-			fprintf(h->log, ",n%d", k);
-		fputc('\n', h->log);
-		fflush(h->log);
-	}
-	return 0;
-}
-
-/* ---- finding the process ----------------------------------------------- */
-
-static int read_int_file(const char *path, long *out)
-{
-	cleanup_free char *buf = NULL;
-	struct xpv_error *e = NULL;
-	char *end;
-
-	if (xpv_read_file(path, &buf, &e) < 0) {
-		xpv_error_free(&e);
-		return -1;
-	}
-	errno = 0;
-	*out = strtol(buf, &end, 10);
-	if (errno || end == buf || *out <= 0 || (*end && *end != '\n'))
-		return -1;
-	return 0;
-}
-
-static bool pid_exists(int pid)
-{
-	char path[64];
-
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	return xpv_path_exists(path);
-}
-
-static int tgid_of(pid_t tid)
-{
-	char path[64], line[128];
-	int tgid = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "Tgid: %d", &tgid) == 1)
-			break;
-	fclose(f);
-	return tgid;
-}
-
-static long rss_pages(int pid)
-{
-	char path[64];
-	long size = 0, rss = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/statm", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return -1;
-	if (fscanf(f, "%ld %ld", &size, &rss) != 2)
-		rss = -1;
-	fclose(f);
-	return rss;
-}
-
-/*
- * The process holding the guest RAM: libvirt's pid file; a configured pid
- * file; otherwise, among the processes of the VM's threads, the one with
- * the largest resident set (a wrapper shell or a helper in a plain cgroup
- * is small next to QEMU).  0 when there is none (yet).
- */
-static int find_pid(const struct homing_params *p, const struct xpv_vm *d, const char *domain)
-{
-	long pid, best_rss = -1;
-	int best = 0;
-
-	if (p->pid_file)
-		return read_int_file(p->pid_file, &pid) == 0 && pid_exists(pid) ? (int)pid : 0;
-	/* libvirt's pid file is named after the real domain name, not the
-	 * mangled one of the cgroup (a name with `/` never reaches a path) */
-	if (d->kind == XPV_VM_LIBVIRT && domain && !strchr(domain, '/') && domain[0] != '.') {
-		cleanup_free char *path = NULL;
-
-		if (asprintf(&path, "/run/libvirt/qemu/%s.pid", domain) >= 0 &&
-		    read_int_file(path, &pid) == 0 && pid_exists(pid))
-			return (int)pid;
-	}
-	for (size_t g = 0; g < d->n_groups; g++)
-		for (size_t t = 0; t < d->groups[g].n_tids; t++) {
-			int tg = tgid_of(d->groups[g].tids[t]);
-			long rss;
-
-			if (tg <= 0 || tg == best)
-				continue;
-			rss = rss_pages(tg);
-			if (rss > best_rss) {
-				best_rss = rss;
-				best = tg;
-			}
-		}
-	return best;
+	homing_log_event(hv->h->log, hv->name, vm, ev);
 }
 
 /* ---- setting a VM up --------------------------------------------------- */
@@ -520,7 +317,7 @@ static int homing_init(void **priv, const struct xpv_host *host, struct xpv_erro
 		return xpv_error_set(err, ENOMEM, "homing");
 	h->host = host;
 	if (homing_config_parse(config_section(host->cfg, "homing"), &h->cfg, err) < 0 ||
-	    open_log(h, err) < 0) {
+	    (h->cfg.log_path && homing_log_open(h->cfg.log_path, h->cfg.log_csv, &h->log, err) < 0)) {
 		homing_shutdown(h);
 		return -1;
 	}
@@ -605,7 +402,7 @@ static void tick_vm(struct homing *h, struct hvm *hv, const struct xpv_vm *d, ui
 			return;
 		hv->retry_ns = now + h->cfg.retry_ns;
 		identify(h, hv);
-		pid = find_pid(vm_config(h, hv), d, hv->domain);
+		pid = homing_find_pid(vm_config(h, hv)->pid_file, d, hv->domain);
 		if (pid && pid != hv->pid) {
 			if (hv->mh)
 				fprintf(stderr, "xpvd: homing: vm %s: process %d replaced by %d\n",
@@ -918,8 +715,7 @@ static void homing_shutdown(void *priv)
 		free_vm(h->vms[i]);
 	free(h->vms);
 	libvirt_session_put(h->lv);
-	if (h->log)
-		fclose(h->log);
+	homing_log_close(h->log);
 	homing_config_free(&h->cfg);
 	free(h);
 }

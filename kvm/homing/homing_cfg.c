@@ -5,7 +5,7 @@
  * every error names the key or the attribute.
  */
 #define _GNU_SOURCE
-#include "homing.h"
+#include "homing_cfg.h"
 
 #include <errno.h>
 #include <inttypes.h>

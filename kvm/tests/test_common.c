@@ -19,7 +19,7 @@
 #include "config.h"
 #include "discovery.h"
 #include "error.h"
-#include "homing.h"
+#include "homing_cfg.h"
 #include "prom.h"
 #include "units.h"
 #include "util.h"

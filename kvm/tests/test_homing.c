@@ -26,7 +26,7 @@
 
 #include "config.h"
 #include "controller.h"
-#include "homing.h"
+#include "homing_cfg.h"
 #include "util.h"
 
 static const char *const sections[] = {"kyoto", "homing", NULL};

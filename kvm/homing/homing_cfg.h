@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The memory-homing controller (libmemhome in xpvd): its configuration
+ * The memory-homing controller's configuration
  * (section "homing"), the libvirt sources of a VM's policy and home nodes
  * (<xpvh:homing> metadata, <numatune>), all pure so the unit tests can feed
- * them strings.  The controller itself is homing.c.
+ * them strings.  The controller itself is homing.c; nothing here depends on it.
  */
-#ifndef XPV_HOMING_H
-#define XPV_HOMING_H
+#ifndef XPV_HOMING_CFG_H
+#define XPV_HOMING_CFG_H
 
 #include <jansson.h>
 #include <stdbool.h>
