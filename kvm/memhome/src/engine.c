@@ -120,6 +120,45 @@ static void note_chunk(struct mh_engine *e, struct mh_chunk *c, uint32_t failed,
 	c->failed_pages += failed;
 }
 
+/*
+ * The remote pages from end to the end of its THP-sized block (not in a
+ * skipped range), queried before the move: a folio the batch moves takes
+ * them along.  Left in la_addr; returns how many (0 when end is aligned).
+ */
+static uint64_t lookahead(struct mh_engine *e, const struct mh_region *r,
+			  const struct mh_region_state *rs, uint64_t end, uint64_t now_ns)
+{
+	uint64_t block_end = (end + MH_FOLIO_BYTES - 1) & ~(MH_FOLIO_BYTES - 1), n = 0, k = 0;
+
+	if (r->page_size >= MH_FOLIO_BYTES || end >= r->end || !(end & (MH_FOLIO_BYTES - 1)))
+		return 0;
+	if (block_end > r->end)
+		block_end = r->end;
+	for (uint64_t a = end; a < block_end && n < MH_FOLIO_PAGES; a += r->page_size) {
+		if (chunk_skipped(e, &rs->chunks[chunk_of(r, rs, a)], now_ns))
+			continue;
+		e->la_addr[n++] = (void *)(uintptr_t)a;
+	}
+	if (!n || e->ops->move_pages(e->ctx, e->pid, n, e->la_addr, NULL, e->la_status, 0) < 0)
+		return 0; /* not counted is better than failing the batch */
+	for (uint64_t i = 0; i < n; i++)
+		if (e->la_status[i] >= 0 && e->la_status[i] != r->home)
+			e->la_addr[k++] = e->la_addr[i];
+	return k;
+}
+
+/* Of the lookahead pages, those now home moved with a folio of this batch. */
+static int count_lookahead(struct mh_engine *e, const struct mh_region *r, uint64_t n,
+			   struct mh_batch_result *res)
+{
+	if (e->ops->move_pages(e->ctx, e->pid, n, e->la_addr, NULL, e->la_status, 0) < 0)
+		return -1;
+	for (uint64_t i = 0; i < n; i++)
+		if (e->la_status[i] == r->home)
+			res->moved_pages++;
+	return 0;
+}
+
 int mh_engine_batch(struct mh_engine *e, const struct mh_region *r, struct mh_region_state *rs,
 		    uint64_t cursor, uint64_t now_ns, uint64_t max_move,
 		    struct mh_batch_result *res, struct xpv_error **err)
@@ -161,8 +200,11 @@ int mh_engine_batch(struct mh_engine *e, const struct mh_region *r, struct mh_re
 		m++;
 	}
 	if (m) {
-		uint64_t f = 0;
+		uint64_t f = 0, la;
 
+		/* The batch may end inside a THP (a budget cut, an unaligned
+		 * cursor): its folio moves whole, also the pages after end. */
+		la = lookahead(e, r, rs, end, now_ns);
 		rc = e->ops->move_pages(e->ctx, e->pid, m, e->maddr, e->nodes, e->mstatus,
 					MPOL_MF_MOVE);
 		if (rc < 0)
@@ -184,6 +226,8 @@ int mh_engine_batch(struct mh_engine *e, const struct mh_region *r, struct mh_re
 			if (rc < 0)
 				return call_failed(e, errno, "re-query", err);
 		}
+		if (la && (rc = count_lookahead(e, r, la, res)) < 0)
+			return call_failed(e, errno, "re-query", err);
 		first_chunk = chunk_of(r, rs, cursor);
 		last_chunk = end > r->start ? chunk_of(r, rs, end - 1) : first_chunk;
 		cur_chunk = first_chunk;

@@ -10,6 +10,10 @@
 #include "memhome.h"
 
 #define MH_CHUNK_BYTES (2ull << 20)
+/* The largest transparent huge page (a PMD on x86-64): move_pages() on any
+ * 4 KiB entry of a THP moves the whole folio, which is naturally aligned. */
+#define MH_FOLIO_BYTES (2ull << 20)
+#define MH_FOLIO_PAGES (MH_FOLIO_BYTES / 4096)
 
 struct mh_chunk {
 	uint64_t retry_ns; /* not before this time */
@@ -35,6 +39,10 @@ struct mh_engine {
 	uint32_t pass_id; /* bumped per pass: back-off applies from the next pass on */
 	void **addr, **maddr;
 	int *status, *mstatus, *nodes;
+	/* pages after a batch's end in the same THP-sized block: they move
+	 * with a folio the batch moved, and must be counted (moved_pages) */
+	void *la_addr[MH_FOLIO_PAGES];
+	int la_status[MH_FOLIO_PAGES];
 	uint64_t unmovable[MH_UNMOV__COUNT];
 };
 
