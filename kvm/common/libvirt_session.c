@@ -389,6 +389,7 @@ int libvirt_session_find(struct libvirt_session *s, int id, struct lv_domain_ref
 	if (d && (out->name = strdup(d->name))) {
 		memcpy(out->uuid, d->uuid, sizeof(out->uuid));
 		out->gen = d->gen;
+		out->has_xml = d->xml != NULL;
 		ret = 1;
 	}
 	pthread_mutex_unlock(&s->lock);

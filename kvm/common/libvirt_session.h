@@ -38,6 +38,7 @@ struct lv_domain_ref {
 	char *name; /* libvirt's real name (malloc'd) */
 	char uuid[XPV_UUID_LEN];
 	uint64_t gen; /* changes whenever the domain XML or metadata changes */
+	bool has_xml; /* false when libvirt did not give the XML (yet) */
 };
 
 /* From the cache, never from libvirtd: 1 and *out when domain id is known

@@ -33,6 +33,10 @@
 #include "audit.h"
 
 #define NS 1000000000ull
+/* the longest a single VM may repatriate in one period */
+#define MH_SLICE_NS (50 * 1000000ull)
+/* how long a new libvirt domain waits for the session to know it */
+#define LIBVIRT_WAIT_NS (30 * NS)
 
 struct hvm {
 	char *name;
@@ -50,6 +54,8 @@ struct hvm {
 	uint64_t next_ns, retry_ns;
 	uint64_t last_pass_start_ns, last_pass_end_ns, last_pass_moved;
 	uint64_t meta_gen; /* session generation of the XML last resolved */
+	uint64_t first_seen_ns;
+	int nr_memdevs; /* from <numatune> at setup */
 	char *degraded;
 	bool exited;
 	int seen;
@@ -60,6 +66,8 @@ struct homing {
 	struct homing_cfg cfg;
 	struct libvirt_session *lv; /* shared with Kyoto; NULL without libvirt */
 	struct homing_log *log; /* NULL: none */
+	struct homing_budget budget;
+	uint64_t budget_skips; /* periods in which the budget ran out */
 	size_t n;
 	struct hvm **vms;
 	uint64_t ticks;
@@ -153,7 +161,7 @@ static uint64_t identify(struct homing *h, struct hvm *hv)
 		memcpy(hv->uuid, r.uuid, sizeof(hv->uuid));
 	}
 	free(r.name);
-	return r.gen;
+	return r.has_xml ? r.gen : 0;
 }
 
 static int resolve(struct homing *h, struct hvm *hv, struct homing_params *p, struct mh_memdev **md,
@@ -243,6 +251,7 @@ static void setup(struct homing *h, struct hvm *hv, uint64_t now)
 	o.qmp_path = hv->p.qmp;
 	o.memdevs = md;
 	o.nr_memdevs = nr_md;
+	hv->nr_memdevs = nr_md;
 	o.specs = hv->p.specs;
 	o.nr_specs = hv->p.nr_specs;
 	o.default_home = hv->p.default_home;
@@ -296,7 +305,7 @@ static void recheck(struct homing *h, struct hvm *hv)
 	} else if (hv->degraded && !strncmp(hv->degraded, "homing: ", 8) &&
 		   same_params(&p, &hv->p)) {
 		clear_degraded(hv); /* the metadata was fixed back */
-	} else if (!same_params(&p, &hv->p)) {
+	} else if (!same_params(&p, &hv->p) || nr_md != hv->nr_memdevs) {
 		fprintf(stderr, "xpvd: homing: vm %s: parameters changed, restarting\n", hv->name);
 		drop_mh(hv);
 		hv->retry_ns = 0;
@@ -379,6 +388,7 @@ static struct hvm *add_vm(struct homing *h, const struct xpv_vm *d)
 	}
 	hv->kind = d->kind;
 	hv->domid = d->domid;
+	hv->first_seen_ns = xpv_now_ns();
 	hv->h = h;
 	hv->p.policy = -1;
 	hv->policy_src = "none";
@@ -387,8 +397,10 @@ static struct hvm *add_vm(struct homing *h, const struct xpv_vm *d)
 	return hv;
 }
 
-static void tick_vm(struct homing *h, struct hvm *hv, const struct xpv_vm *d, uint64_t now)
+/* Returns false when the period's budget was spent before this VM's turn. */
+static bool tick_vm(struct homing *h, struct hvm *hv, const struct xpv_vm *d, uint64_t now)
 {
+	uint64_t slice, t0;
 	struct xpv_error *e = NULL;
 	uint64_t next = 0;
 	int ret;
@@ -399,7 +411,7 @@ static void tick_vm(struct homing *h, struct hvm *hv, const struct xpv_vm *d, ui
 		int pid;
 
 		if (now < hv->retry_ns)
-			return;
+			return true;
 		hv->retry_ns = now + h->cfg.retry_ns;
 		identify(h, hv);
 		pid = homing_find_pid(vm_config(h, hv)->pid_file, d, hv->domain);
@@ -414,16 +426,31 @@ static void tick_vm(struct homing *h, struct hvm *hv, const struct xpv_vm *d, ui
 		}
 		/* an exited process keeps its last status until another appears */
 		if (!pid || pid == hv->exited_pid)
-			return;
+			return true;
+		/* a domain's policy and home nodes come from libvirt: wait for
+		 * the session to know it (it is running: it has a cgroup), up
+		 * to LIBVIRT_WAIT_NS; with libvirtd away, go on with the config */
+		if (hv->kind == XPV_VM_LIBVIRT && !hv->mh && h->lv && !identify(h, hv) &&
+		    now < hv->first_seen_ns + LIBVIRT_WAIT_NS) {
+			hv->retry_ns = now; /* look again next period */
+			return true;
+		}
 		if (!hv->mh)
 			setup(h, hv, now);
 		if (!hv->mh)
-			return;
+			return true;
 	}
 	recheck(h, hv);
 	if (!hv->mh || now < hv->next_ns)
-		return;
+		return true;
+	/* one time budget for all VMs in a period (round robin) */
+	slice = homing_budget_slice(&h->budget, MH_SLICE_NS);
+	if (!slice)
+		return false;
+	mh_vm_set_slice(hv->mh, slice);
+	t0 = xpv_now_ns();
 	ret = mh_vm_tick(hv->mh, now, &next, &e);
+	h->budget.spent_ns += xpv_now_ns() - t0;
 	if (ret == -ESRCH) {
 		/* QEMU exited (shutdown, end of a migration): keep the last
 		 * numbers for status, never touch that pid again */
@@ -431,16 +458,17 @@ static void tick_vm(struct homing *h, struct hvm *hv, const struct xpv_vm *d, ui
 		xpv_error_free(&e);
 		hv->exited = true;
 		hv->exited_pid = hv->pid;
-		return;
+		return true;
 	}
 	if (ret < 0) {
 		set_degraded(hv, "tick", &e);
 		hv->next_ns = now + h->cfg.retry_ns;
-		return;
+		return true;
 	}
 	if (hv->degraded && !strncmp(hv->degraded, "tick: ", 6))
 		clear_degraded(hv);
 	hv->next_ns = next;
+	return true;
 }
 
 static int homing_tick(void *priv, const struct xpv_vm_list *vms, uint64_t period_ns,
@@ -451,18 +479,28 @@ static int homing_tick(void *priv, const struct xpv_vm_list *vms, uint64_t perio
 
 	(void)period_ns;
 	(void)err;
+	size_t first = vms->n ? h->budget.next % vms->n : 0, skipped = SIZE_MAX;
+
 	h->ticks++;
+	h->budget.budget_ns = h->cfg.tick_budget_ns;
+	h->budget.spent_ns = 0;
 	for (size_t i = 0; i < h->n; i++)
 		h->vms[i]->seen = 0;
-	for (size_t i = 0; i < vms->n; i++) {
+	for (size_t j = 0; j < vms->n; j++) {
+		size_t i = (first + j) % vms->n;
 		const struct xpv_vm *d = &vms->vms[i];
 		struct hvm *hv = find_discovered(h, d);
 
 		if (!hv && !(hv = add_vm(h, d)))
 			continue;
 		hv->seen = 1;
-		tick_vm(h, hv, d, now);
+		if (!tick_vm(h, hv, d, now) && skipped == SIZE_MAX) {
+			skipped = i;
+			h->budget_skips++;
+		}
 	}
+	/* who was left out goes first next period, else move on by one */
+	h->budget.next = skipped != SIZE_MAX ? skipped : first + 1;
 	for (size_t i = 0; i < h->n;) {
 		if (h->vms[i]->seen) {
 			i++;
@@ -577,7 +615,8 @@ static json_t *homing_status(void *priv)
 
 	for (size_t i = 0; i < h->n; i++)
 		json_array_append_new(arr, vm_status(h->vms[i], now));
-	return json_pack("{s:o}", "vms", arr);
+	return json_pack("{s:o, s:f, s:I}", "vms", arr, "tick_budget_ms", h->cfg.tick_budget_ns / 1e6,
+			 "budget_exhausted_periods", (json_int_t)h->budget_skips);
 }
 
 /* ---- metrics: through the shared writer (prom.c), grouped by family ---- */

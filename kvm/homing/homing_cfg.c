@@ -205,6 +205,7 @@ int homing_config_parse(json_t *sec, struct homing_cfg *c, struct xpv_error **er
 		{"log", CFG_STR, 0, 0},
 		{"log_format", CFG_STR, 0, 0},
 		{"retry_s", CFG_NUM, 0.1, 3600},
+		{"tick_budget_ms", CFG_NUM, 1, 10000},
 		{NULL, 0, 0, 0},
 	};
 	static const struct cfg_key vkeys[] = {
@@ -222,6 +223,7 @@ int homing_config_parse(json_t *sec, struct homing_cfg *c, struct xpv_error **er
 	c->use_metadata = true;
 	c->use_numatune = true;
 	c->retry_ns = 5 * NS;
+	c->tick_budget_ns = 20 * 1000000ull;
 	if (sec) {
 		ret = config_check(sec, "homing", keys, err);
 		if (ret < 0)
@@ -235,6 +237,8 @@ int homing_config_parse(json_t *sec, struct homing_cfg *c, struct xpv_error **er
 			c->use_numatune = json_is_true(v);
 		if ((v = json_object_get(sec, "libvirt_uri")))
 			c->libvirt_uri = strdup(json_string_value(v));
+		if ((v = json_object_get(sec, "tick_budget_ms")))
+			c->tick_budget_ns = json_number_value(v) * 1e6;
 		if ((v = json_object_get(sec, "retry_s")))
 			c->retry_ns = json_number_value(v) * NS;
 		ret = abs_path(sec, "log", "homing", &c->log_path, err);
@@ -658,4 +662,15 @@ out:
 	*out = v;
 	*n = nr;
 	return 0;
+}
+
+uint64_t homing_budget_slice(const struct homing_budget *b, uint64_t vm_slice_ns)
+{
+	uint64_t left;
+
+	/* less than 1 ms left: not worth a batch, the VM waits its turn */
+	if (b->spent_ns + 1000000 > b->budget_ns)
+		return 0;
+	left = b->budget_ns - b->spent_ns;
+	return left < vm_slice_ns ? left : vm_slice_ns;
 }

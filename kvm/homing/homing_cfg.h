@@ -43,7 +43,19 @@ struct homing_cfg {
 	char *log_path; /* time series, NULL: none */
 	bool log_csv;
 	uint64_t retry_ns; /* after a VM could not be set up */
+	/* repatriation time per control period, all VMs together */
+	uint64_t tick_budget_ns;
 };
+
+/* Which VMs get repatriation time this period: starting at next (round
+ * robin, so a VM left out goes first next time), while the budget lasts.
+ * Only time inside libmemhome counts (spent_ns), not discovery or set-up. */
+struct homing_budget {
+	uint64_t budget_ns, spent_ns;
+	size_t next; /* first VM of the next period */
+};
+/* The slice the next VM may use, 0 when less than 1 ms is left. */
+uint64_t homing_budget_slice(const struct homing_budget *b, uint64_t vm_slice_ns);
 
 /* Validates section "homing" (may be NULL); errors name the key. */
 int homing_config_parse(json_t *sec, struct homing_cfg *c, struct xpv_error **err);

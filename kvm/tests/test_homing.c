@@ -477,12 +477,28 @@ static void controller_child(void **state)
 	free(csv);
 }
 
+/* One budget for all VMs: slices shrink to what is left, none under 1 ms. */
+static void budget_slices(void **state)
+{
+	struct homing_budget b = {.budget_ns = 20000000};
+
+	(void)state;
+	assert_int_equal(homing_budget_slice(&b, 50000000), 20000000);
+	b.spent_ns = 15000000;
+	assert_int_equal(homing_budget_slice(&b, 50000000), 5000000);
+	assert_int_equal(homing_budget_slice(&b, 2000000), 2000000);
+	b.spent_ns = 19500000;
+	assert_int_equal(homing_budget_slice(&b, 50000000), 0);
+	b.spent_ns = 25000000; /* overrun by a slice that ran long */
+	assert_int_equal(homing_budget_slice(&b, 50000000), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(config_errors),    cmocka_unit_test(config_values),
 		cmocka_unit_test(metadata),	    cmocka_unit_test(numatune),
-		cmocka_unit_test(controller_child),
+		cmocka_unit_test(controller_child), cmocka_unit_test(budget_slices),
 	};
 
 	return cmocka_run_group_tests_name("xpvd-homing", tests, NULL, NULL);

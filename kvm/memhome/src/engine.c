@@ -99,7 +99,8 @@ static bool chunk_skipped(const struct mh_engine *e, const struct mh_chunk *c, u
  * Records one batch's failures in a range. A range's failures are counted once
  * per pass; a pass that saw none in it clears its history at the next visit.
  */
-static void note_chunk(struct mh_engine *e, struct mh_chunk *c, uint32_t failed, uint64_t now)
+static void note_chunk(struct mh_engine *e, struct mh_chunk *c, uint32_t failed, uint32_t lasting,
+			uint64_t now)
 {
 	if (c->last_pass != e->pass_id) {
 		c->last_pass = e->pass_id;
@@ -108,16 +109,25 @@ static void note_chunk(struct mh_engine *e, struct mh_chunk *c, uint32_t failed,
 			c->retry_ns = 0;
 		}
 		c->failed_pages = 0;
+		c->lasting_pages = 0;
 	}
 	if (!failed)
 		return;
 	if (c->failed_pages == 0) {
 		c->fails++;
 		c->retry_ns = now + mh_backoff_ns(e->backoff_base_ns, c->fails);
-		if (e->max_fails && c->fails >= e->max_fails)
-			c->given_up = true;
 	}
 	c->failed_pages += failed;
+	c->lasting_pages += lasting;
+	/* Memory pressure (ENOMEM) or a page in flux (EAGAIN) passes: such a
+	 * range backs off, but is never given up for good. */
+	if (e->max_fails && c->fails >= e->max_fails && c->lasting_pages)
+		c->given_up = true;
+}
+
+static bool transient(int negerr)
+{
+	return negerr == -ENOMEM || negerr == -EAGAIN;
 }
 
 /*
@@ -165,7 +175,7 @@ int mh_engine_batch(struct mh_engine *e, const struct mh_region *r, struct mh_re
 {
 	uint64_t a = cursor, ps = r->page_size, n = 0, m = 0, end;
 	uint64_t first_chunk, last_chunk, cur_chunk;
-	uint32_t chunk_failed = 0;
+	uint32_t chunk_failed = 0, chunk_lasting = 0;
 	long rc;
 
 	memset(res, 0, sizeof(*res));
@@ -245,14 +255,15 @@ int mh_engine_batch(struct mh_engine *e, const struct mh_region *r, struct mh_re
 
 				/* ranges skipped in this batch keep their back-off */
 				if (!chunk_skipped(e, c, now_ns))
-					note_chunk(e, c, chunk_failed, now_ns);
-				chunk_failed = 0;
+					note_chunk(e, c, chunk_failed, chunk_lasting, now_ns);
+				chunk_failed = chunk_lasting = 0;
 				cur_chunk++;
 			}
 			if (i < f) {
 				e->unmovable[mh_unmovable_from_errno(e->nodes[i])]++;
 				res->failed_pages++;
 				chunk_failed++;
+				chunk_lasting += !transient(e->nodes[i]);
 			}
 		}
 	} else {
@@ -261,7 +272,7 @@ int mh_engine_batch(struct mh_engine *e, const struct mh_region *r, struct mh_re
 		last_chunk = end > r->start ? chunk_of(r, rs, end - 1) : first_chunk;
 		for (uint64_t c = first_chunk; c <= last_chunk && c < rs->nchunks; c++)
 			if (!chunk_skipped(e, &rs->chunks[c], now_ns))
-				note_chunk(e, &rs->chunks[c], 0, now_ns);
+				note_chunk(e, &rs->chunks[c], 0, 0, now_ns);
 	}
 done:
 	res->next_cursor = end;

@@ -20,6 +20,9 @@ struct mh_chunk {
 	uint32_t fails; /* consecutive failed passes */
 	uint32_t failed_pages; /* remote pages that would not move, last attempt */
 	uint32_t last_pass; /* pass that last looked at it */
+	/* failures, last attempt, that were not transient (ENOMEM, EAGAIN):
+	 * only those can make a range be given up for good */
+	uint32_t lasting_pages;
 	bool given_up;
 };
 

@@ -134,6 +134,9 @@ void mh_vm_set_event_fn(struct mh_vm *vm, mh_event_fn fn, void *arg);
  * stats.exited is set and further ticks return -ESRCH), or another -errno.
  */
 int mh_vm_tick(struct mh_vm *vm, uint64_t now_ns, uint64_t *next_ns, struct xpv_error **err);
+/* The longest run of the next ticks (opts.slice_ns until changed): a caller
+ * sharing one time budget among VMs hands each what is left. */
+void mh_vm_set_slice(struct mh_vm *vm, uint64_t slice_ns);
 
 /* Fresh numa_maps measurement of every region. */
 int mh_vm_measure(struct mh_vm *vm, struct xpv_error **err);

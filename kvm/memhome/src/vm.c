@@ -537,3 +537,8 @@ void mh_vm_metrics(const struct mh_vm *vm, mh_metric_fn fn, void *arg)
 	fn("xpv_memhome_exited", "1 once the process has exited", NULL, NULL, -1, st.exited ? 1 : 0,
 	   arg);
 }
+
+void mh_vm_set_slice(struct mh_vm *vm, uint64_t slice_ns)
+{
+	vm->o.slice_ns = slice_ns ? slice_ns : 1;
+}

@@ -29,7 +29,8 @@
 
 /* THP: a 4-page folio whose tails report -EBUSY; THP2M: a 512-page (2 MiB)
  * folio moved whole by a move of any of its pages, as the kernel does */
-enum kind { NORMAL, PINNED, SHARED, THP, THP2M };
+/* NOMEM: -ENOMEM while f->now < nomem_until (memory pressure), then movable */
+enum kind { NORMAL, PINNED, SHARED, THP, THP2M, NOMEM };
 
 struct fake {
 	uint64_t npages;
@@ -39,6 +40,7 @@ struct fake {
 	int calls, exit_after; /* exit once calls reaches exit_after (0: never) */
 	bool exited;
 	uint64_t query_pages, move_calls, moved;
+	uint64_t nomem_until;
 	char root[64];
 	int events[5];
 	uint64_t ev_moved;
@@ -124,6 +126,8 @@ static long fake_move_pages(void *ctx, int pid, unsigned long count, void **page
 			/* a tail: busy, its folio moves with the head (below) */
 			status[i] = -EBUSY;
 			tails[ntails++] = idx;
+		} else if (f->kind[idx] == NOMEM && f->now < f->nomem_until) {
+			status[i] = -ENOMEM;
 		} else if (f->kind[idx] == THP2M) {
 			uint64_t head = idx & ~511ull;
 
@@ -438,6 +442,38 @@ static void test_thp_2m_moved_bytes_exact(void **state)
 	fake_free(f);
 }
 
+/* Transient ENOMEM backs off but never gives a range up for good. */
+static void test_transient_nomem_not_given_up(void **state)
+{
+	struct fake *f = fake_new(4096);
+	struct mh_vm *vm;
+	struct mh_vm_stats st;
+
+	(void)state;
+	displace(f, 0, 2048);
+	for (int i = 10; i < 20; i++)
+		f->kind[i] = NOMEM; /* chunk 0 */
+	f->nomem_until = 1200 * S; /* longer than backoff_max_fails (4) passes */
+	vm = vm_new(f, MH_POLICY_THRESHOLD, NULL);
+	assert_int_equal(run(vm, f, 1001 * S), 0);
+	assert_int_equal(on_node(f, 1), 10);
+	for (uint64_t t = 1010 * S; t <= 1190 * S; t += 10 * S) {
+		mh_vm_request_pass(vm);
+		assert_int_equal(run(vm, f, t), 0);
+	}
+	mh_vm_stats(vm, &st);
+	assert_true(st.unmovable_pages[MH_UNMOV_NOMEM] >= 40); /* >= 4 failed passes */
+	assert_int_equal(st.given_up_ranges, 0);
+	/* the pressure is over: the next due pass brings them home */
+	for (uint64_t t = 1200 * S; t <= 3000 * S && on_node(f, 1); t += 60 * S) {
+		mh_vm_request_pass(vm);
+		assert_int_equal(run(vm, f, t), 0);
+	}
+	assert_int_equal(on_node(f, 1), 0);
+	mh_vm_free(vm);
+	fake_free(f);
+}
+
 static void tweak_rate(struct mh_vm_opts *o)
 {
 	o->rate_bytes_per_s = 1 << 20; /* 256 pages/s, burst 64 pages */
@@ -605,6 +641,7 @@ int main(void)
 		cmocka_unit_test(test_unmovable),
 		cmocka_unit_test(test_thp_tails),
 		cmocka_unit_test(test_thp_2m_moved_bytes_exact),
+		cmocka_unit_test(test_transient_nomem_not_given_up),
 		cmocka_unit_test(test_rate_limit),
 		cmocka_unit_test(test_cpu_budget),
 		cmocka_unit_test(test_exit_mid_pass),
