@@ -57,7 +57,7 @@ struct daemon {
 	struct generation *g; /* the running one */
 	struct xpv_state state;
 	struct discovery disc;
-	uint64_t ticks, tick_ns_total, last_tick_ns, reloads, reload_failures;
+	uint64_t start_ns, ticks, tick_ns_total, last_tick_ns, reloads, reload_failures;
 	size_t n_vms;
 	char *mount;
 	const struct cg_ops *ops;
@@ -78,9 +78,10 @@ static int dispatch(void *data, int argc, char **argv, json_t **reply, struct xp
 		for (size_t i = 0; i < N_CTL; i++)
 			json_object_set_new(c, controllers[i]->name,
 					    controllers[i]->status(d->g->priv[i]));
-		*reply = json_pack("{s:i, s:i, s:s, s:I, s:I, s:o}", "period_ms",
+		*reply = json_pack("{s:i, s:i, s:s, s:I, s:f, s:I, s:o}", "period_ms",
 				   (int)d->g->cfg.period_ms, "cgroup", d->ops->version, "cpu_mount",
-				   d->mount, "ticks", (json_int_t)d->ticks, "reloads",
+				   d->mount, "ticks", (json_int_t)d->ticks, "uptime_s",
+				   (xpv_now_ns() - d->start_ns) / 1e9, "reloads",
 				   (json_int_t)d->reloads, "controllers", c);
 		return 0;
 	}
@@ -101,6 +102,10 @@ static void metrics(void *data, FILE *f)
 		"# HELP xpvd_ticks_total Control periods run\n"
 		"# TYPE xpvd_ticks_total counter\nxpvd_ticks_total %llu\n",
 		(unsigned long long)d->ticks);
+	fprintf(f,
+		"# HELP xpvd_uptime_seconds Time since xpvd started (monotonic clock)\n"
+		"# TYPE xpvd_uptime_seconds gauge\nxpvd_uptime_seconds %.6f\n",
+		(xpv_now_ns() - d->start_ns) / 1e9);
 	fprintf(f,
 		"# HELP xpvd_tick_seconds_total Time spent in periods\n"
 		"# TYPE xpvd_tick_seconds_total counter\n"
@@ -292,6 +297,7 @@ int main(int argc, char **argv)
 	int opt, check = 0, sfd = -1, tfd = -1, cfd = -1, mfd = -1, rc = XPVD_EXIT_FAILURE;
 
 	memset(&d, 0, sizeof(d));
+	d.start_ns = xpv_now_ns();
 	d.cfgpath = "/etc/xpvd.json";
 	d.g = &d.gens[0];
 	d.state.lock_fd = -1;
