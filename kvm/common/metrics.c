@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -40,43 +41,36 @@ int metrics_listen(const char *spec, struct xpv_error **err)
 	return fd;
 }
 
-void metrics_serve_one(int lfd, metrics_fn fn, void *data)
+char *metrics_http_reply(const char *req, metrics_fn fn, void *data, size_t *reply_len)
 {
-	struct timeval tv = {.tv_sec = 1};
-	char req[2048], hdr[160];
-	char *body = NULL;
-	size_t blen = 0, len = 0;
+	char *body = NULL, *reply = NULL;
+	size_t blen = 0;
 	FILE *f;
-	int fd;
+	int n;
 
-	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-	if (fd < 0)
-		return;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	/* Read the request head; whatever it asks, the answer is metrics. */
-	while (len < sizeof(req) - 1) {
-		ssize_t n = read(fd, req + len, sizeof(req) - 1 - len);
+	/* Whatever path a GET asks for, the answer is the metrics. */
+	if (strncmp(req, "GET ", 4)) {
+		static const char bad[] = "HTTP/1.0 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
 
-		if (n <= 0)
-			break;
-		len += n;
-		req[len] = '\0';
-		if (strstr(req, "\r\n\r\n") || strstr(req, "\n\n"))
-			break;
+		reply = strdup(bad);
+		*reply_len = reply ? strlen(bad) : 0;
+		return reply;
 	}
 	f = open_memstream(&body, &blen);
-	if (f) {
-		fn(data, f);
-		fclose(f);
-		snprintf(hdr, sizeof(hdr),
-			 "HTTP/1.0 200 OK\r\nContent-Type: text/plain; "
-			 "version=0.0.4\r\nContent-Length: %zu\r\n\r\n",
-			 blen);
-		if (write(fd, hdr, strlen(hdr)) < 0 || write(fd, body, blen) < 0) {
-			/* client went away */
-		}
+	if (!f)
+		return NULL;
+	fn(data, f);
+	if (fclose(f)) {
 		free(body);
+		return NULL;
 	}
-	close(fd);
+	n = asprintf(&reply,
+		     "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
+		     "Content-Length: %zu\r\n\r\n%s",
+		     blen, body);
+	free(body);
+	if (n < 0)
+		return NULL;
+	*reply_len = n;
+	return reply;
 }

@@ -14,6 +14,8 @@
 typedef void (*metrics_fn)(void *data, FILE *out);
 
 int metrics_listen(const char *spec, struct xpv_error **err);
-void metrics_serve_one(int lfd, metrics_fn fn, void *data);
+/* The whole HTTP/1.0 response (malloc'd) to a request head; served by
+ * xpvd's non-blocking server (core/server.c). */
+char *metrics_http_reply(const char *req, metrics_fn fn, void *data, size_t *reply_len);
 
 #endif

@@ -95,6 +95,27 @@ int xpv_write_atomic(const char *path, const char *s, struct xpv_error **err)
 		unlink(tmp);
 		return xpv_error_set(err, e, "renaming `%s` to `%s`", tmp, path);
 	}
+	/* The rename is durable only once the directory is on disk. */
+	{
+		cleanup_free char *dir = strdup(path);
+		char *slash = dir ? strrchr(dir, '/') : NULL;
+		int dfd;
+
+		if (!dir)
+			return xpv_error_set(err, ENOMEM, "writing `%s`", path);
+		if (slash)
+			*slash = '\0';
+		dfd = open(slash ? (slash == dir ? "/" : dir) : ".",
+			   O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0 || fsync(dfd) < 0) {
+			int e = errno;
+
+			if (dfd >= 0)
+				close(dfd);
+			return xpv_error_set(err, e, "syncing the directory of `%s`", path);
+		}
+		close(dfd);
+	}
 	return 0;
 }
 

@@ -69,51 +69,35 @@ char *ctl_reply(int ret, json_t *result, struct xpv_error *err)
 	return s;
 }
 
-void ctl_serve_one(int lfd, ctl_fn fn, void *data)
+char *ctl_handle(char *req, size_t len, ctl_fn fn, void *data, size_t *reply_len)
 {
-	struct timeval tv = {.tv_sec = 1};
-	char line[CTL_MAX_LINE + 1], *argv[CTL_MAX_ARGS];
+	char *nl = memchr(req, '\n', len), *argv[CTL_MAX_ARGS], *reply;
 	struct xpv_error *err = NULL;
 	json_t *result = NULL;
-	size_t len = 0;
-	char *reply;
-	int fd, argc, ret;
+	int argc, ret;
 
-	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-	if (fd < 0)
-		return;
-	/* One slow client must not stall the control loop for long. */
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	while (len < CTL_MAX_LINE) {
-		ssize_t n = read(fd, line + len, CTL_MAX_LINE - len);
+	if (!nl && len >= CTL_MAX_LINE) {
+		ret = xpv_error_set(&err, EMSGSIZE, "request longer than %d bytes", CTL_MAX_LINE);
+	} else {
+		size_t line_len = nl ? (size_t)(nl - req) : len;
 
-		if (n <= 0)
-			break;
-		len += n;
-		if (memchr(line, '\n', len))
-			break;
+		if (nl)
+			*nl = '\0';
+		/* a NUL inside the line would hide the rest of it */
+		argc = strlen(req) == line_len ? ctl_split(req, argv, CTL_MAX_ARGS) : -1;
+		if (argc <= 0)
+			ret = xpv_error_set(&err, EINVAL, "empty or malformed request");
+		else
+			ret = fn(data, argc, argv, &result, &err);
 	}
-	line[len] = '\0';
-	if (strchr(line, '\n'))
-		*strchr(line, '\n') = '\0';
-	argc = ctl_split(line, argv, CTL_MAX_ARGS);
-	if (argc <= 0)
-		ret = xpv_error_set(&err, EINVAL, "empty or malformed request");
-	else
-		ret = fn(data, argc, argv, &result, &err);
 	reply = ctl_reply(ret, result, err);
-	if (reply) {
-		size_t rl = strlen(reply);
-
-		reply[rl] = '\n';
-		if (write(fd, reply, rl + 1) < 0) {
-			/* client went away; nothing to do */
-		}
-		free(reply);
-	}
 	if (result)
 		json_decref(result);
 	xpv_error_free(&err);
-	close(fd);
+	if (!reply)
+		return NULL;
+	*reply_len = strlen(reply);
+	/* json_dumps' buffer has room for its NUL: reuse it for the newline. */
+	reply[(*reply_len)++] = '\n';
+	return reply;
 }

@@ -18,8 +18,10 @@
 typedef int (*ctl_fn)(void *data, int argc, char **argv, json_t **reply, struct xpv_error **err);
 
 int ctl_listen(const char *path, struct xpv_error **err);
-/* Serve one pending connection on the listening socket. */
-void ctl_serve_one(int lfd, ctl_fn fn, void *data);
+/* The reply line (malloc'd, '\n'-terminated, not NUL-terminated) for one
+ * request as read from a client: the first line is dispatched to fn; an
+ * over-long request, a NUL byte or control characters get an error reply. */
+char *ctl_handle(char *req, size_t len, ctl_fn fn, void *data, size_t *reply_len);
 /* Split a request line in place; returns argc or -1 (too many words,
  * control characters). */
 int ctl_split(char *line, char **argv, int max);

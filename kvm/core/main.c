@@ -9,6 +9,7 @@
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include "config.h"
 #include "controller.h"
 #include "ctl.h"
+#include "server.h"
 #include "discovery.h"
 #include "metrics.h"
 #include "state.h"
@@ -31,15 +33,35 @@ static const struct xpv_controller *const controllers[] = {
 };
 #define N_CTL (sizeof(controllers) / sizeof(controllers[0]))
 
-struct daemon {
+/* Exit codes, documented in xpvd(8) and --help. */
+enum {
+	XPVD_EXIT_OK = 0,
+	XPVD_EXIT_FAILURE = 1, /* startup or runtime failure, or a cgroup left unrestored */
+	XPVD_EXIT_USAGE = 2, /* bad command line */
+	XPVD_EXIT_CONFIG = 3, /* invalid configuration (also for -t) */
+	XPVD_EXIT_LOCKED = 4, /* another xpvd owns the state file */
+};
+
+/* A configuration and the host view built from it.  SIGHUP builds a second
+ * one beside the running one and swaps only when all of it is valid. */
+struct generation {
 	struct xpv_config cfg;
 	struct xpv_host host;
+	void *priv[N_CTL];
+	size_t inited;
+};
+
+struct daemon {
+	const char *cfgpath;
+	struct generation gens[2];
+	struct generation *g; /* the running one */
 	struct xpv_state state;
 	struct discovery disc;
-	void *priv[N_CTL];
-	uint64_t ticks, tick_ns_total, last_tick_ns;
+	uint64_t start_ns, ticks, tick_ns_total, last_tick_ns, reloads, reload_failures;
 	size_t n_vms;
 	char *mount;
+	const struct cg_ops *ops;
+	struct srv ctl, metrics;
 };
 
 static int dispatch(void *data, int argc, char **argv, json_t **reply, struct xpv_error **err)
@@ -55,14 +77,16 @@ static int dispatch(void *data, int argc, char **argv, json_t **reply, struct xp
 
 		for (size_t i = 0; i < N_CTL; i++)
 			json_object_set_new(c, controllers[i]->name,
-					    controllers[i]->status(d->priv[i]));
-		*reply = json_pack("{s:i, s:i, s:s, s:I, s:o}", "period_ms", (int)d->cfg.period_ms,
-				   "cgroup", d->host.ops->version, "cpu_mount", d->mount, "ticks",
-				   (json_int_t)d->ticks, "controllers", c);
+					    controllers[i]->status(d->g->priv[i]));
+		*reply = json_pack("{s:i, s:i, s:s, s:I, s:f, s:I, s:o}", "period_ms",
+				   (int)d->g->cfg.period_ms, "cgroup", d->ops->version, "cpu_mount",
+				   d->mount, "ticks", (json_int_t)d->ticks, "uptime_s",
+				   (xpv_now_ns() - d->start_ns) / 1e9, "reloads",
+				   (json_int_t)d->reloads, "controllers", c);
 		return 0;
 	}
 	for (size_t i = 0; i < N_CTL; i++) {
-		int ret = controllers[i]->command(d->priv[i], argc, argv, reply, err);
+		int ret = controllers[i]->command(d->g->priv[i], argc, argv, reply, err);
 
 		if (ret)
 			return ret < 0 ? ret : 0;
@@ -79,6 +103,10 @@ static void metrics(void *data, FILE *f)
 		"# TYPE xpvd_ticks_total counter\nxpvd_ticks_total %llu\n",
 		(unsigned long long)d->ticks);
 	fprintf(f,
+		"# HELP xpvd_uptime_seconds Time since xpvd started (monotonic clock)\n"
+		"# TYPE xpvd_uptime_seconds gauge\nxpvd_uptime_seconds %.6f\n",
+		(xpv_now_ns() - d->start_ns) / 1e9);
+	fprintf(f,
 		"# HELP xpvd_tick_seconds_total Time spent in periods\n"
 		"# TYPE xpvd_tick_seconds_total counter\n"
 		"xpvd_tick_seconds_total %.9f\n",
@@ -87,8 +115,25 @@ static void metrics(void *data, FILE *f)
 		"# HELP xpvd_vms VMs discovered\n# TYPE xpvd_vms gauge\n"
 		"xpvd_vms %zu\n",
 		d->n_vms);
+	fprintf(f,
+		"# HELP xpvd_reloads_total Configuration reloads (SIGHUP) by result\n"
+		"# TYPE xpvd_reloads_total counter\n"
+		"xpvd_reloads_total{result=\"ok\"} %llu\n"
+		"xpvd_reloads_total{result=\"failed\"} %llu\n",
+		(unsigned long long)d->reloads, (unsigned long long)d->reload_failures);
+	fprintf(f,
+		"# HELP xpvd_clients_refused_total Clients turned away at the connection limit\n"
+		"# TYPE xpvd_clients_refused_total counter\n"
+		"xpvd_clients_refused_total{socket=\"control\"} %llu\n"
+		"xpvd_clients_refused_total{socket=\"metrics\"} %llu\n"
+		"# HELP xpvd_clients_expired_total Clients dropped at their deadline\n"
+		"# TYPE xpvd_clients_expired_total counter\n"
+		"xpvd_clients_expired_total{socket=\"control\"} %llu\n"
+		"xpvd_clients_expired_total{socket=\"metrics\"} %llu\n",
+		(unsigned long long)d->ctl.refused, (unsigned long long)d->metrics.refused,
+		(unsigned long long)d->ctl.expired, (unsigned long long)d->metrics.expired);
 	for (size_t i = 0; i < N_CTL; i++)
-		controllers[i]->metrics(d->priv[i], f);
+		controllers[i]->metrics(d->g->priv[i], f);
 }
 
 static void tick(struct daemon *d)
@@ -97,7 +142,7 @@ static void tick(struct daemon *d)
 	struct xpv_error *err = NULL;
 	struct xpv_vm_list vms;
 
-	period = d->last_tick_ns ? t0 - d->last_tick_ns : d->cfg.period_ms * 1000000ull;
+	period = d->last_tick_ns ? t0 - d->last_tick_ns : d->g->cfg.period_ms * 1000000ull;
 	d->last_tick_ns = t0;
 	if (discovery_scan(&d->disc, &vms, &err) < 0) {
 		xpv_error_report(&err, "xpvd: discovery");
@@ -105,73 +150,222 @@ static void tick(struct daemon *d)
 	}
 	d->n_vms = vms.n;
 	for (size_t i = 0; i < N_CTL; i++)
-		if (controllers[i]->tick(d->priv[i], &vms, period, &err) < 0)
+		if (controllers[i]->tick(d->g->priv[i], &vms, period, &err) < 0)
 			xpv_error_report(&err, controllers[i]->name);
 	discovery_free(&vms);
 	d->ticks++;
 	d->tick_ns_total += xpv_now_ns() - t0;
 }
 
+static char *ctl_respond(void *data, char *req, size_t len, size_t *reply_len)
+{
+	return ctl_handle(req, len, dispatch, data, reply_len);
+}
+
+static char *metrics_respond(void *data, char *req, size_t len, size_t *reply_len)
+{
+	(void)len;
+	return metrics_http_reply(req, metrics, data, reply_len);
+}
+
+static void gen_free(struct generation *g)
+{
+	while (g->inited > 0) {
+		g->inited--;
+		controllers[g->inited]->shutdown(g->priv[g->inited]);
+	}
+	config_free(&g->cfg);
+	memset(g, 0, sizeof(*g));
+}
+
+/* Load the file and start every controller on it; nothing of the running
+ * generation is touched, so a failure leaves it as it was. */
+static int gen_build(struct daemon *d, struct generation *g, struct xpv_error **err)
+{
+	const char *sections[N_CTL + 1] = {0};
+
+	for (size_t i = 0; i < N_CTL; i++)
+		sections[i] = controllers[i]->name;
+	memset(g, 0, sizeof(*g));
+	if (config_load_file(&g->cfg, d->cfgpath, sections, err) < 0)
+		return -1;
+	g->host = (struct xpv_host){&g->cfg, d->ops, d->mount, &d->state};
+	/* Controllers validate their sections before anything is touched. */
+	for (; g->inited < N_CTL; g->inited++)
+		if (controllers[g->inited]->init(&g->priv[g->inited], &g->host, err) < 0) {
+			xpv_error_wrap(err, "%s", controllers[g->inited]->name);
+			gen_free(g);
+			return -1;
+		}
+	return 0;
+}
+
+static bool str_differs(const char *a, const char *b)
+{
+	return (a == NULL) != (b == NULL) || (a && strcmp(a, b));
+}
+
+static int set_period(int tfd, unsigned period_ms)
+{
+	struct itimerspec its = {0};
+
+	its.it_interval.tv_sec = period_ms / 1000;
+	its.it_interval.tv_nsec = (period_ms % 1000) * 1000000L;
+	its.it_value = its.it_interval;
+	return timerfd_settime(tfd, 0, &its, NULL);
+}
+
+/* SIGHUP: a new configuration, or the old one kept with the reason logged.
+ * The controllers are started afresh on the new file (which also reopens
+ * the files they log to); what they had throttled is restored by the old
+ * ones and re-throttled at the next period. */
+static void reload(struct daemon *d, int tfd)
+{
+	struct generation *old = d->g, *new = d->g == &d->gens[0] ? &d->gens[1] : &d->gens[0];
+	struct xpv_error *err = NULL;
+
+	if (gen_build(d, new, &err) < 0)
+		goto keep;
+	if (str_differs(new->cfg.socket_path, old->cfg.socket_path) ||
+	    str_differs(new->cfg.state_file, old->cfg.state_file) ||
+	    str_differs(new->cfg.cgroup_root, old->cfg.cgroup_root) ||
+	    new->cfg.cgroup_version != old->cfg.cgroup_version ||
+	    str_differs(new->cfg.metrics_listen, old->cfg.metrics_listen)) {
+		xpv_error_set(&err, 0,
+			      "socket, state_file, cgroup_root, cgroup_version and metrics.listen "
+			      "take effect only at a restart");
+		gen_free(new);
+		goto keep;
+	}
+	d->g = new;
+	gen_free(old);
+	d->disc = (struct discovery){d->ops, d->mount, new->cfg.libvirt, new->cfg.n_plain,
+				     new->cfg.plain};
+	set_period(tfd, new->cfg.period_ms);
+	d->reloads++;
+	fprintf(stderr, "xpvd: reloaded `%s` (period %u ms)\n", d->cfgpath, new->cfg.period_ms);
+	return;
+keep:
+	d->reload_failures++;
+	xpv_error_wrap(&err, "reloading `%s` (keeping the running configuration)", d->cfgpath);
+	xpv_error_report(&err, "xpvd");
+}
+
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: xpvd [-c CONFIG] [-t]\n"
-		   "  -c CONFIG  configuration file (default /etc/xpvd.json)\n"
-		   "  -t         check the configuration and exit\n");
+	fprintf(f,
+		"Usage: xpvd [OPTION]...\n"
+		"The xpv host agent: Kyoto LLC pollution permits and memory homing for KVM VMs.\n"
+		"\n"
+		"  -c, --config=FILE  configuration file (default /etc/xpvd.json)\n"
+		"  -t, --check        check the configuration and probe the host, then exit;\n"
+		"                     changes nothing (safe beside a running xpvd)\n"
+		"  -h, --help         display this help and exit\n"
+		"  -V, --version      output version information and exit\n"
+		"\n"
+		"Signals: SIGTERM, SIGINT restore every throttled cgroup and exit;\n"
+		"SIGHUP reloads the configuration (an invalid one is logged and ignored).\n"
+		"\n"
+		"Exit status:\n"
+		"  0  clean stop, or a valid configuration with -t\n"
+		"  1  startup or runtime failure, or a cgroup that could not be restored\n"
+		"  2  bad command line\n"
+		"  3  invalid configuration\n"
+		"  4  another xpvd holds the state file's lock\n"
+		"\n"
+		"See xpvd(8) and xpvd.json(5).\n");
+}
+
+static int exit_code_for(const struct xpv_error *err)
+{
+	/* Validation messages carry no errno; resources that fail do. */
+	return err && err->status == 0 ? XPVD_EXIT_CONFIG : XPVD_EXIT_FAILURE;
 }
 
 int main(int argc, char **argv)
 {
-	const char *cfgpath = "/etc/xpvd.json";
-	const char *sections[N_CTL + 1] = {0};
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"check", no_argument, NULL, 't'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
 	struct xpv_error *err = NULL;
 	struct daemon d;
-	struct itimerspec its = {0};
 	sigset_t mask;
-	int opt, check = 0, sfd = -1, tfd = -1, cfd = -1, mfd = -1, rc = 1;
-	size_t inited = 0;
+	int opt, check = 0, sfd = -1, tfd = -1, cfd = -1, mfd = -1, rc = XPVD_EXIT_FAILURE;
 
 	memset(&d, 0, sizeof(d));
-	while ((opt = getopt(argc, argv, "c:th")) != -1) {
+	d.start_ns = xpv_now_ns();
+	d.cfgpath = "/etc/xpvd.json";
+	d.g = &d.gens[0];
+	d.state.lock_fd = -1;
+	srv_init(&d.ctl, -1, SRV_LINE, 0, NULL, NULL);
+	srv_init(&d.metrics, -1, SRV_HTTP, 0, NULL, NULL);
+	while ((opt = getopt_long(argc, argv, "c:thV", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
-			cfgpath = optarg;
+			d.cfgpath = optarg;
 			break;
 		case 't':
 			check = 1;
 			break;
 		case 'h':
 			usage(stdout);
-			return 0;
+			return XPVD_EXIT_OK;
+		case 'V':
+			printf("xpvd %s\n", XPV_VERSION);
+			return XPVD_EXIT_OK;
 		default:
-			usage(stderr);
-			return 2;
+			fprintf(stderr, "Try 'xpvd --help' for more information.\n");
+			return XPVD_EXIT_USAGE;
 		}
 	}
-	for (size_t i = 0; i < N_CTL; i++)
-		sections[i] = controllers[i]->name;
-	if (config_load_file(&d.cfg, cfgpath, sections, &err) < 0) {
-		xpv_error_report(&err, "xpvd: configuration");
-		return 1;
+	if (optind < argc) {
+		fprintf(stderr,
+			"xpvd: unexpected argument `%s`\nTry 'xpvd --help' for more information.\n",
+			argv[optind]);
+		return XPVD_EXIT_USAGE;
 	}
-	if (enforce_detect(d.cfg.cgroup_root, d.cfg.cgroup_version, &d.host.ops, &d.mount, &err) <
-	    0)
-		goto fail;
-	d.host.cfg = &d.cfg;
-	d.host.mount = d.mount;
-	d.host.state = &d.state;
-	d.disc = (struct discovery){d.host.ops, d.mount, d.cfg.libvirt, d.cfg.n_plain, d.cfg.plain};
-	if (state_open(&d.state, d.cfg.state_file, &err) < 0)
-		goto fail;
-	/* Controllers validate their sections before anything is touched. */
-	for (; inited < N_CTL; inited++)
-		if (controllers[inited]->init(&d.priv[inited], &d.host, &err) < 0) {
-			xpv_error_wrap(&err, "%s", controllers[inited]->name);
+	{
+		/* Only the global keys are needed to find the cgroups and the
+		 * state file; the controllers read theirs in gen_build(). */
+		struct generation *g = d.g;
+		const char *sections[N_CTL + 1] = {0};
+
+		for (size_t i = 0; i < N_CTL; i++)
+			sections[i] = controllers[i]->name;
+		if (config_load_file(&g->cfg, d.cfgpath, sections, &err) < 0) {
+			xpv_error_report(&err, "xpvd: configuration");
+			return XPVD_EXIT_CONFIG;
+		}
+		if (enforce_detect(g->cfg.cgroup_root, g->cfg.cgroup_version, &d.ops, &d.mount,
+				   &err) < 0) {
+			config_free(&g->cfg);
 			goto fail;
 		}
+		/* -t must change nothing: no lock, no directory, no restore. */
+		if (state_open(&d.state, g->cfg.state_file, !check, &err) < 0) {
+			rc = err && err->status == EWOULDBLOCK ? XPVD_EXIT_LOCKED
+							       : XPVD_EXIT_FAILURE;
+			config_free(&g->cfg);
+			xpv_error_report(&err, "xpvd");
+			goto out;
+		}
+		config_free(&g->cfg);
+	}
+	if (gen_build(&d, d.g, &err) < 0) {
+		rc = exit_code_for(err);
+		xpv_error_report(&err, "xpvd");
+		goto out;
+	}
+	d.disc = (struct discovery){d.ops, d.mount, d.g->cfg.libvirt, d.g->cfg.n_plain,
+				    d.g->cfg.plain};
 	if (check) {
-		printf("xpvd: configuration `%s` is valid (cgroup v%d at %s)\n", cfgpath,
-		       d.host.ops->version, d.mount);
-		rc = 0;
+		printf("xpvd: configuration `%s` is valid (cgroup v%d at %s)\n", d.cfgpath,
+		       d.ops->version, d.mount);
+		rc = XPVD_EXIT_OK;
 		goto out;
 	}
 	/* A previous xpvd died with VMs throttled: give them back first. */
@@ -194,73 +388,82 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
-	if (sfd < 0 || tfd < 0) {
+	if (sfd < 0 || tfd < 0 || set_period(tfd, d.g->cfg.period_ms) < 0) {
 		xpv_error_set(&err, errno, "signalfd/timerfd");
 		goto fail;
 	}
-	its.it_interval.tv_sec = d.cfg.period_ms / 1000;
-	its.it_interval.tv_nsec = (d.cfg.period_ms % 1000) * 1000000L;
-	its.it_value = its.it_interval;
-	timerfd_settime(tfd, 0, &its, NULL);
-	cfd = ctl_listen(d.cfg.socket_path, &err);
+	cfd = ctl_listen(d.g->cfg.socket_path, &err);
 	if (cfd < 0)
 		goto fail;
-	if (d.cfg.metrics_listen && (mfd = metrics_listen(d.cfg.metrics_listen, &err)) < 0)
-		goto fail;
+	srv_init(&d.ctl, cfd, SRV_LINE, CTL_MAX_LINE, ctl_respond, &d);
+	if (d.g->cfg.metrics_listen) {
+		mfd = metrics_listen(d.g->cfg.metrics_listen, &err);
+		if (mfd < 0)
+			goto fail;
+		srv_init(&d.metrics, mfd, SRV_HTTP, 2048, metrics_respond, &d);
+	}
 	fprintf(stderr, "xpvd: running: cgroup v%d at %s, period %u ms, socket %s\n",
-		d.host.ops->version, d.mount, d.cfg.period_ms, d.cfg.socket_path);
+		d.ops->version, d.mount, d.g->cfg.period_ms, d.g->cfg.socket_path);
 	tick(&d);
 	sd_notify(0, "READY=1");
 	for (;;) {
-		struct pollfd p[4] = {
-			{sfd, POLLIN, 0}, {tfd, POLLIN, 0}, {cfd, POLLIN, 0}, {mfd, POLLIN, 0}};
+		struct pollfd p[2 + 2 * (1 + SRV_MAX_CONNS)] = {{sfd, POLLIN, 0}, {tfd, POLLIN, 0}};
+		size_t nc = srv_pollfds(&d.ctl, &p[2]);
+		size_t nm = srv_pollfds(&d.metrics, &p[2 + nc]);
+		uint64_t now = xpv_now_ns();
+		int tc = srv_timeout_ms(&d.ctl, now), tm = srv_timeout_ms(&d.metrics, now);
+		int timeout = tc < 0 ? tm : tm < 0 ? tc : tc < tm ? tc : tm;
 
-		if (poll(p, mfd >= 0 ? 4 : 3, -1) < 0) {
+		if (poll(p, 2 + nc + nm, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
-			break;
+			xpv_error_set(&err, errno, "poll");
+			goto fail;
 		}
 		if (p[0].revents) {
 			struct signalfd_siginfo si;
 
-			if (read(sfd, &si, sizeof(si)) == sizeof(si))
-				fprintf(stderr, "xpvd: signal %u, exiting\n", si.ssi_signo);
+			if (read(sfd, &si, sizeof(si)) != sizeof(si))
+				continue;
+			if (si.ssi_signo == SIGHUP) {
+				sd_notify(0, "RELOADING=1");
+				reload(&d, tfd);
+				sd_notify(0, "READY=1");
+				continue;
+			}
+			fprintf(stderr, "xpvd: signal %u, exiting\n", si.ssi_signo);
 			break;
 		}
+		/* The period first: clients wait, enforcement does not. */
 		if (p[1].revents) {
 			uint64_t n;
 
 			if (read(tfd, &n, sizeof(n)) == sizeof(n))
 				tick(&d);
 		}
-		if (p[2].revents)
-			ctl_serve_one(cfd, dispatch, &d);
-		if (mfd >= 0 && p[3].revents)
-			metrics_serve_one(mfd, metrics, &d);
+		now = xpv_now_ns();
+		srv_dispatch(&d.ctl, &p[2], nc, now);
+		srv_dispatch(&d.metrics, &p[2 + nc], nm, now);
 	}
 	sd_notify(0, "STOPPING=1");
-	rc = 0;
+	rc = XPVD_EXIT_OK;
 	goto out;
 fail:
+	rc = XPVD_EXIT_FAILURE;
 	xpv_error_report(&err, "xpvd");
 out:
-	while (inited > 0) {
-		inited--;
-		controllers[inited]->shutdown(d.priv[inited]);
-	}
-	/* Anything a controller could not restore is still listed. */
-	if (d.state.entries && state_restore_all(&d.state, &err) < 0) {
+	srv_close(&d.ctl);
+	if (cfd >= 0)
+		unlink(d.g->cfg.socket_path);
+	srv_close(&d.metrics);
+	if (mfd >= 0 && !strncmp(d.g->cfg.metrics_listen, "unix:", 5))
+		unlink(d.g->cfg.metrics_listen + 5);
+	gen_free(d.g);
+	/* Anything a controller could not restore is still listed; -t leaves
+	 * the file to the daemon that owns it. */
+	if (!check && d.state.entries && state_restore_all(&d.state, &err) < 0) {
 		xpv_error_report(&err, "xpvd: restoring saved cgroup values");
-		rc = 1;
-	}
-	if (cfd >= 0) {
-		close(cfd);
-		unlink(d.cfg.socket_path);
-	}
-	if (mfd >= 0) {
-		close(mfd);
-		if (!strncmp(d.cfg.metrics_listen, "unix:", 5))
-			unlink(d.cfg.metrics_listen + 5);
+		rc = XPVD_EXIT_FAILURE;
 	}
 	if (sfd >= 0)
 		close(sfd);
@@ -268,6 +471,5 @@ out:
 		close(tfd);
 	state_close(&d.state);
 	free(d.mount);
-	config_free(&d.cfg);
 	return rc;
 }

@@ -73,6 +73,16 @@ struct homing {
 	uint64_t ticks;
 };
 
+/* QMP runs inside the period loop: a monitor that never answers costs one
+ * period (at least 100 ms, for a QEMU slowed by a busy host) once per
+ * retry_s, not the 5 s a human at xpv-memhome waits. */
+static int homing_qmp_timeout_ms(const struct homing *h)
+{
+	int ms = (int)h->host->cfg->period_ms;
+
+	return ms < 100 ? 100 : ms;
+}
+
 static void set_degraded(struct hvm *vm, const char *what, struct xpv_error **e)
 {
 	char *msg = NULL;
@@ -249,6 +259,7 @@ static void setup(struct homing *h, struct hvm *hv, uint64_t now)
 	o.pid = hv->pid;
 	o.name = hv->name;
 	o.qmp_path = hv->p.qmp;
+	o.qmp_timeout_ms = homing_qmp_timeout_ms(h);
 	o.memdevs = md;
 	o.nr_memdevs = nr_md;
 	hv->nr_memdevs = nr_md;
@@ -693,6 +704,7 @@ static int audit(struct homing *h, const char *name, json_t **reply, struct xpv_
 		return xpv_error_set(err, ESRCH, "audit: VM `%s` has no running process", name);
 	ao.pid = hv->pid;
 	ao.qmp_path = hv->p.qmp;
+	ao.qmp_timeout_ms = homing_qmp_timeout_ms(h);
 	ao.min_region_size = hv->p.min_region_bytes ? hv->p.min_region_bytes : 64ull << 20;
 	fs.arr = json_array();
 	rc = mh_audit(&ao, finding, &fs, err);

@@ -231,6 +231,22 @@ static void choose_events(struct counters *c)
 	snprintf(c->how, sizeof(c->how), "generic");
 }
 
+/* The attributes an event is opened with; counters_describe() reports these
+ * same ones, so what `xpvctl events` shows is what was opened. */
+static void event_attr(const struct counters *c, int r, struct perf_event_attr *a)
+{
+	*a = c->ev[r].attr;
+	a->size = sizeof(*a);
+	/* Count the guest: libpfm sets exclude_guest by default. */
+	a->exclude_guest = 0;
+	a->exclude_host = 0;
+	a->exclude_hv = 0;
+	a->disabled = 0;
+	a->inherit = 0;
+	a->read_format =
+		PERF_FORMAT_GROUP | PERF_FORMAT_TOTAL_TIME_ENABLED | PERF_FORMAT_TOTAL_TIME_RUNNING;
+}
+
 static int open_group(struct counters *c, pid_t tid, struct thread_ctr *t, struct xpv_error **err)
 {
 	for (int r = 0; r < R_MAX; r++)
@@ -241,16 +257,7 @@ static int open_group(struct counters *c, pid_t tid, struct thread_ctr *t, struc
 
 		if (!c->ev[r].present || (r == R_REF && !c->use_ref))
 			continue;
-		a = c->ev[r].attr;
-		a.size = sizeof(a);
-		/* Count the guest: libpfm sets exclude_guest by default. */
-		a.exclude_guest = 0;
-		a.exclude_host = 0;
-		a.exclude_hv = 0;
-		a.disabled = 0;
-		a.inherit = 0;
-		a.read_format = PERF_FORMAT_GROUP | PERF_FORMAT_TOTAL_TIME_ENABLED |
-				PERF_FORMAT_TOTAL_TIME_RUNNING;
+		event_attr(c, r, &a);
 		t->fd[r] = perf_event_open(&a, tid, -1, r == R_LLC ? -1 : t->fd[R_LLC],
 					   PERF_FLAG_FD_CLOEXEC);
 		if (t->fd[r] < 0) {
@@ -512,13 +519,16 @@ json_t *counters_describe(const struct counters *c)
 	for (int r = 0; c->source != CTR_SYNTHETIC && r < R_MAX; r++) {
 		if (!c->ev[r].present || (r == R_REF && !c->use_ref))
 			continue;
+		struct perf_event_attr a;
 		char cfg[24];
 
-		snprintf(cfg, sizeof(cfg), "0x%llx", (unsigned long long)c->ev[r].attr.config);
+		event_attr(c, r, &a);
+		snprintf(cfg, sizeof(cfg), "0x%llx", (unsigned long long)a.config);
 		json_array_append_new(arr, json_pack("{s:s, s:s, s:i, s:s, s:b, s:b}", "role",
 						     role_name[r], "name", c->ev[r].name, "type",
-						     (int)c->ev[r].attr.type, "config", cfg,
-						     "exclude_guest", 0, "exclude_host", 0));
+						     (int)a.type, "config", cfg, "exclude_guest",
+						     (int)a.exclude_guest, "exclude_host",
+						     (int)a.exclude_host));
 	}
 	json_object_set_new(o, "events", arr);
 	return o;

@@ -3,8 +3,11 @@
 #include "state.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,16 +28,53 @@ static int flush(struct xpv_state *st, struct xpv_error **err)
 	return xpv_write_atomic(st->path, s, err);
 }
 
-int state_open(struct xpv_state *st, const char *path, struct xpv_error **err)
+/* One daemon per state file: two would each restore the other's saved
+ * values.  The lock lives beside the file (the file itself is replaced on
+ * every write) and holds the owner's pid for the message. */
+static int take_lock(struct xpv_state *st, struct xpv_error **err)
+{
+	cleanup_free char *lock = NULL;
+	char pid[32] = "";
+	int fd;
+
+	if (asprintf(&lock, "%s.lock", st->path) < 0)
+		return xpv_error_set(err, ENOMEM, "state");
+	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return xpv_error_set(err, errno, "opening the lock `%s`", lock);
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+		ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
+
+		close(fd);
+		if (n > 0)
+			pid[strcspn(pid, "\n")] = '\0';
+		if (e == EWOULDBLOCK)
+			return xpv_error_set(err, e,
+					     "another xpvd%s%s is running with the state file `%s` "
+					     "(lock `%s`)",
+					     pid[0] ? " pid " : "", pid, st->path, lock);
+		return xpv_error_set(err, e, "locking `%s`", lock);
+	}
+	snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, strlen(pid), 0) < 0) {
+		/* only the message of a second daemon would miss it */
+	}
+	st->lock_fd = fd;
+	return 0;
+}
+
+int state_open(struct xpv_state *st, const char *path, bool lock, struct xpv_error **err)
 {
 	json_error_t jerr;
 	const char *k;
 	json_t *v;
 
+	st->lock_fd = -1;
 	st->path = strdup(path);
 	if (!st->path)
 		return xpv_error_set(err, ENOMEM, "state");
-	{
+	if (lock) {
 		/* /var/lib/xpvd on a fresh host; deeper trees are the
 		 * operator's business. */
 		cleanup_free char *dir = strdup(path);
@@ -44,6 +84,8 @@ int state_open(struct xpv_state *st, const char *path, struct xpv_error **err)
 			*slash = '\0';
 			mkdir(dir, 0700);
 		}
+		if (take_lock(st, err) < 0)
+			return -1;
 	}
 	if (!xpv_path_exists(path)) {
 		st->entries = json_object();
@@ -75,6 +117,10 @@ void state_close(struct xpv_state *st)
 {
 	if (st->entries)
 		json_decref(st->entries);
+	/* the lock file stays: removing it would race with a starting xpvd */
+	if (st->lock_fd >= 0)
+		close(st->lock_fd);
+	st->lock_fd = -1;
 	free(st->path);
 	st->entries = NULL;
 	st->path = NULL;

@@ -9,16 +9,21 @@
 #define XPV_STATE_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "enforce.h"
 #include "error.h"
 
 struct xpv_state {
 	char *path;
+	int lock_fd; /* flock on "<path>.lock" for the daemon's lifetime, or -1 */
 	json_t *entries; /* dir -> {"cg": 1|2, "quota": q, "period": p} */
 };
 
-int state_open(struct xpv_state *st, const char *path, struct xpv_error **err);
+/* Load the saved values.  lock: create the directory and take the lock
+ * (fails with status EWOULDBLOCK when another xpvd holds it); without it
+ * nothing on disk is touched (xpvd -t). */
+int state_open(struct xpv_state *st, const char *path, bool lock, struct xpv_error **err);
 void state_close(struct xpv_state *st);
 /* 1 and *bw filled when dir has a saved value, else 0. */
 int state_lookup(struct xpv_state *st, const char *dir, struct cfs_bw *bw);

@@ -170,7 +170,7 @@ static void kyoto_by_domain_id(void **state)
 		 "\"synthetic_dir\": \"%s\"}}}",
 		 tpath("syn"));
 	assert_int_equal(config_load_string(&cfg, json, sections, &e), 0);
-	assert_int_equal(state_open(&st, tpath("st.json"), &e), 0);
+	assert_int_equal(state_open(&st, tpath("st.json"), true, &e), 0);
 	h = (struct xpv_host){&cfg, &cg_v1_ops, tpath("v1/cpu"), &st};
 	d = (struct discovery){&cg_v1_ops, tpath("v1/cpu"), true, 0, NULL};
 	assert_int_equal(kyoto_controller.init(&priv, &h, &e), 0);

@@ -52,7 +52,7 @@ static void rig_start(struct rig *r, const char *discovery, const char *kyoto_ex
 		 "\"counters\": {\"source\": \"synthetic\", \"synthetic_dir\": \"%s\"}%s}}",
 		 discovery, tpath("syn"), kyoto_extra);
 	assert_int_equal(config_load_string(&r->cfg, json, sections, &e), 0);
-	assert_int_equal(state_open(&r->st, tpath("st.json"), &e), 0);
+	assert_int_equal(state_open(&r->st, tpath("st.json"), true, &e), 0);
 	r->h = (struct xpv_host){&r->cfg, &cg_v1_ops, tpath("v1/cpu"), &r->st};
 	r->d = (struct discovery){&cg_v1_ops, tpath("v1/cpu"), r->cfg.libvirt, r->cfg.n_plain,
 				  r->cfg.plain};

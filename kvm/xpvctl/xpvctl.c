@@ -1,18 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * xpvctl: talk to xpvd over its UNIX socket (protocol in docs/xpvd.md).
- *   xpvctl [-s SOCKET] [-j] status | events | permit set VM VALUE|none |
- *          permit clear VM | homing status [VM] | homing repatriate VM |
- *          audit VM | ping
+ * The command table below is the one place commands are known on this
+ * side: it checks the words before anything is sent, and gives the help
+ * (xpvctl --help, xpvctl COMMAND --help) without a running daemon.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -132,19 +134,185 @@ static void print_audit(json_t *r)
 	printf("%lld warning(s)\n", (long long)json_integer_value(json_object_get(r, "warnings")));
 }
 
+/* Exit codes, documented in xpvctl(8) and --help. */
+enum {
+	XPVCTL_EXIT_OK = 0,
+	XPVCTL_EXIT_FAILED = 1, /* xpvd ran the command and reported an error */
+	XPVCTL_EXIT_USAGE = 2, /* bad command line */
+	XPVCTL_EXIT_UNREACHABLE = 3, /* no xpvd on the socket, or no valid reply */
+};
+
+struct command {
+	const char *words; /* the fixed leading words */
+	const char *args; /* the rest, for the help */
+	int min_args, max_args; /* beyond the fixed words */
+	const char *help;
+};
+
+static const struct command commands[] = {
+	{"status", "", 0, 0, "one line per VM: permit, pollution, charge, quota, Kyoto state"},
+	{"events", "", 0, 0, "the perf events Kyoto counts, as opened on this host"},
+	{"permit set", "VM VALUE|none", 2, 2,
+	 "book VALUE LLC misses per ms for VM (none: no permit), until cleared or restart"},
+	{"permit clear", "VM", 1, 1,
+	 "drop the permit set with xpvctl; config or metadata apply again"},
+	{"homing status", "[VM]", 0, 1, "memory homing per VM and per region"},
+	{"homing repatriate", "VM", 1, 1, "move VM's guest memory back to its home nodes now"},
+	{"audit", "VM", 1, 1,
+	 "what lets VM's memory drift off its home nodes (host and QEMU checks)"},
+	{"ping", "", 0, 0, "check that xpvd answers"},
+};
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: xpvctl [OPTION]... COMMAND [ARG]...\n"
+		   "Query and steer xpvd, the xpv host agent.\n"
+		   "\n"
+		   "  -s, --socket=PATH  xpvd's control socket (default $XPVD_SOCKET or\n"
+		   "                     /run/xpvd/ctl.sock)\n"
+		   "  -j, --json         print xpvd's JSON reply as is\n"
+		   "  -h, --help         display this help and exit\n"
+		   "  -V, --version      output version information and exit\n"
+		   "\n"
+		   "Commands (xpvctl COMMAND --help for one):\n");
+	for (size_t i = 0; i < N_COMMANDS; i++) {
+		char left[64];
+
+		snprintf(left, sizeof(left), "%s %s", commands[i].words, commands[i].args);
+		fprintf(f, "  %-32s %s\n", left, commands[i].help);
+	}
+	fprintf(f, "\n"
+		   "Exit status:\n"
+		   "  0  success\n"
+		   "  1  xpvd reported an error for the command\n"
+		   "  2  bad command line\n"
+		   "  3  xpvd not reachable, or no valid reply\n"
+		   "\n"
+		   "See xpvctl(8).\n");
+}
+
+static void command_usage(FILE *f, const struct command *c)
+{
+	fprintf(f, "Usage: xpvctl [OPTION]... %s%s%s\n%s\n", c->words, c->args[0] ? " " : "",
+		c->args, c->help);
+}
+
+/* How many of argv's words the command's fixed words take, or 0. */
+static int match_words(const struct command *c, int argc, char **argv)
+{
+	char buf[64], *save = NULL;
+	int k = 0;
+
+	snprintf(buf, sizeof(buf), "%s", c->words);
+	for (char *w = strtok_r(buf, " ", &save); w; w = strtok_r(NULL, " ", &save), k++)
+		if (k >= argc || strcmp(argv[k], w))
+			return 0;
+	return k;
+}
+
+static bool is_help(const char *a)
+{
+	return !strcmp(a, "--help") || !strcmp(a, "-h");
+}
+
+/* The most words of argv a command's fixed words take, and that command. */
+static const struct command *find_command(int argc, char **argv, int *fixed)
+{
+	const struct command *best = NULL;
+
+	*fixed = 0;
+	for (size_t i = 0; i < N_COMMANDS; i++) {
+		int k = match_words(&commands[i], argc, argv);
+
+		if (k > *fixed) {
+			best = &commands[i];
+			*fixed = k;
+		}
+	}
+	return best;
+}
+
+/* Help for "xpvctl audit --help", "xpvctl help permit": the command, or
+ * every command whose first word it is.  false when nothing matches. */
+static bool command_help(int argc, char **argv)
+{
+	int fixed;
+	const struct command *c = find_command(argc, argv, &fixed);
+	size_t l = strlen(argv[0]);
+	bool any = false;
+
+	if (c) {
+		command_usage(stdout, c);
+		return true;
+	}
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		if (!strncmp(commands[i].words, argv[0], l) &&
+		    (commands[i].words[l] == ' ' || !commands[i].words[l])) {
+			command_usage(stdout, &commands[i]);
+			any = true;
+		}
+	return any;
+}
+
+/* Check argv against the table; prints help or usage errors itself.
+ * Returns -1 to go on, or an exit code. */
+static int check_command(int argc, char **argv)
+{
+	const struct command *c;
+	int fixed;
+
+	if (!strcmp(argv[0], "help") && argc == 1) {
+		usage(stdout);
+		return XPVCTL_EXIT_OK;
+	}
+	if (!strcmp(argv[0], "help") || is_help(argv[argc - 1])) {
+		if (!strcmp(argv[0], "help")) {
+			argv++;
+			argc--;
+		}
+		if (command_help(argc, argv))
+			return XPVCTL_EXIT_OK;
+		fprintf(stderr, "xpvctl: no command `%s` (try xpvctl --help)\n", argv[0]);
+		return XPVCTL_EXIT_USAGE;
+	}
+	c = find_command(argc, argv, &fixed);
+	if (!c) {
+		fprintf(stderr, "xpvctl: unknown command `%s` (try xpvctl --help)\n", argv[0]);
+		return XPVCTL_EXIT_USAGE;
+	}
+	if (argc - fixed < c->min_args || argc - fixed > c->max_args) {
+		fprintf(stderr, "xpvctl: %s: expects %s%s\n", c->words,
+			c->args[0] ? c->args : "no arguments",
+			argc - fixed > c->max_args ? " (too many arguments)" : "");
+		command_usage(stderr, c);
+		return XPVCTL_EXIT_USAGE;
+	}
+	return -1;
+}
+
 int main(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{"socket", required_argument, NULL, 's'},
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	/* xpvd answers within its 2 s per-client deadline or closes */
+	struct timeval tv = {.tv_sec = 30};
 	const char *sock = getenv("XPVD_SOCKET");
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	char req[4096], *resp = NULL;
 	size_t len = 0, cap = 0;
-	int opt, raw = 0, fd, ok;
+	int opt, raw = 0, fd, ok, rc;
 	json_error_t jerr;
 	json_t *r;
 
 	if (!sock)
 		sock = "/run/xpvd/ctl.sock";
-	while ((opt = getopt(argc, argv, "+s:jh")) != -1) {
+	while ((opt = getopt_long(argc, argv, "+s:jhV", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
 			sock = optarg;
@@ -152,51 +320,65 @@ int main(int argc, char **argv)
 		case 'j':
 			raw = 1;
 			break;
+		case 'h':
+			usage(stdout);
+			return XPVCTL_EXIT_OK;
+		case 'V':
+			printf("xpvctl %s\n", XPV_VERSION);
+			return XPVCTL_EXIT_OK;
 		default:
-			fprintf(opt == 'h' ? stdout : stderr,
-				"usage: xpvctl [-s SOCKET] [-j] status | events | "
-				"permit set VM VALUE|none | permit clear VM | "
-				"homing status [VM] | homing repatriate VM | audit VM | "
-				"ping\n");
-			return opt == 'h' ? 0 : 2;
+			fprintf(stderr, "Try 'xpvctl --help' for more information.\n");
+			return XPVCTL_EXIT_USAGE;
 		}
 	}
 	if (optind >= argc) {
-		fprintf(stderr, "xpvctl: missing command (try -h)\n");
-		return 2;
+		fprintf(stderr,
+			"xpvctl: missing command\nTry 'xpvctl --help' for more information.\n");
+		return XPVCTL_EXIT_USAGE;
 	}
+	rc = check_command(argc - optind, argv + optind);
+	if (rc >= 0)
+		return rc;
 	req[0] = '\0';
 	for (int i = optind; i < argc; i++) {
-		if (strlen(req) + strlen(argv[i]) + 2 >= sizeof(req) || strpbrk(argv[i], " \t\n")) {
+		if (strlen(req) + strlen(argv[i]) + 2 >= sizeof(req) || !argv[i][0] ||
+		    strpbrk(argv[i], " \t\n")) {
 			fprintf(stderr, "xpvctl: bad argument `%s`\n", argv[i]);
-			return 2;
+			return XPVCTL_EXIT_USAGE;
 		}
 		strcat(req, argv[i]);
 		strcat(req, i + 1 < argc ? " " : "\n");
 	}
 	if (strlen(sock) >= sizeof(sa.sun_path)) {
 		fprintf(stderr, "xpvctl: socket path too long\n");
-		return 2;
+		return XPVCTL_EXIT_USAGE;
 	}
 	strcpy(sa.sun_path, sock);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		fprintf(stderr, "xpvctl: connecting to `%s`: %s (is xpvd running?)\n", sock,
 			strerror(errno));
-		return 1;
+		return XPVCTL_EXIT_UNREACHABLE;
 	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
 		fprintf(stderr, "xpvctl: sending: %s\n", strerror(errno));
-		return 1;
+		return XPVCTL_EXIT_UNREACHABLE;
 	}
 	for (;;) {
 		ssize_t n;
 
 		if (len + 4096 > cap) {
+			char *nr;
+
 			cap = cap ? cap * 2 : 8192;
-			resp = realloc(resp, cap);
-			if (!resp)
-				return 1;
+			nr = realloc(resp, cap);
+			if (!nr) {
+				free(resp);
+				return XPVCTL_EXIT_FAILED;
+			}
+			resp = nr;
 		}
 		n = read(fd, resp + len, cap - len - 1);
 		if (n <= 0)
@@ -207,14 +389,14 @@ int main(int argc, char **argv)
 	if (!resp || !len) {
 		fprintf(stderr, "xpvctl: no reply from xpvd\n");
 		free(resp);
-		return 1;
+		return XPVCTL_EXIT_UNREACHABLE;
 	}
 	resp[len] = '\0';
 	r = json_loads(resp, 0, &jerr);
 	if (!r) {
 		fprintf(stderr, "xpvctl: bad reply: %s\n", jerr.text);
 		free(resp);
-		return 1;
+		return XPVCTL_EXIT_UNREACHABLE;
 	}
 	ok = json_is_true(json_object_get(r, "ok"));
 	if (!ok) {
@@ -238,5 +420,5 @@ int main(int argc, char **argv)
 	}
 	json_decref(r);
 	free(resp);
-	return ok ? 0 : 1;
+	return ok ? XPVCTL_EXIT_OK : XPVCTL_EXIT_FAILED;
 }

@@ -140,7 +140,7 @@ static int check_qmp(struct ctx *c, const struct mh_audit_opts *o, struct xpv_er
 	long ksm_run = read_long(o->sys_root, "kernel/mm/ksm/run");
 	int n = 0, rc;
 
-	rc = mh_qmp_open(o->qmp_path, 5000, &q, err);
+	rc = mh_qmp_open(o->qmp_path, o->qmp_timeout_ms ? o->qmp_timeout_ms : 5000, &q, err);
 	if (rc)
 		return rc;
 	rc = mh_qmp_execute(q, "query-memdev", NULL, &ret, err);

@@ -12,6 +12,7 @@ struct mh_audit_opts {
 	const char *sys_root; /* "/sys" */
 	int pid; /* 0: host checks only */
 	const char *qmp_path; /* optional */
+	int qmp_timeout_ms; /* budget of each QMP exchange; 0: 5000 */
 	unsigned long long min_region_size;
 };
 

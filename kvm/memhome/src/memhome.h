@@ -68,6 +68,7 @@ struct mh_vm_opts {
 	int pid;
 	const char *name; /* label for metrics; default "pid<N>" */
 	const char *qmp_path; /* optional QMP socket */
+	int qmp_timeout_ms; /* budget of each QMP exchange; 0: 5000 */
 	/* Memory backends known without QMP (xpvd: from libvirt's domain XML,
 	 * whose QMP monitor belongs to libvirtd); used when qmp_path is NULL. */
 	const struct mh_memdev *memdevs;

@@ -2,7 +2,9 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -11,23 +13,62 @@
 
 #define QMP_LINE_MAX (4 << 20)
 
+/* Every exchange (the open: connect, greeting and capabilities; then each
+ * command: request and reply) must finish within timeout_ms of its start.
+ * The deadline is absolute, so a monitor that trickles bytes, or accepts
+ * and never answers, costs at most timeout_ms: xpvd calls this from its
+ * period loop. */
 struct mh_qmp {
 	int fd;
 	int timeout_ms;
+	uint64_t deadline_ns;
 	char *buf;
 	size_t len, cap;
 	int next_id;
 };
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static void start_exchange(struct mh_qmp *q)
+{
+	q->deadline_ns = now_ns() + (uint64_t)q->timeout_ms * 1000000ull;
+}
+
+/* Wait for events on the socket until the exchange's deadline. */
+static int wait_fd(struct mh_qmp *q, short events, struct xpv_error **err)
+{
+	for (;;) {
+		struct pollfd pfd = {.fd = q->fd, .events = events};
+		uint64_t now = now_ns();
+		int pr;
+
+		if (now >= q->deadline_ns)
+			return xpv_error_set(err, ETIMEDOUT, "QMP: no reply within %d ms",
+					     q->timeout_ms);
+		pr = poll(&pfd, 1, (int)((q->deadline_ns - now + 999999) / 1000000));
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr < 0)
+			return xpv_error_set(err, errno, "QMP: poll");
+		if (pr > 0)
+			return 0;
+	}
+}
 
 /* Reads one JSON message (QMP ends each with "\r\n"). */
 static int qmp_read(struct mh_qmp *q, json_t **out, struct xpv_error **err)
 {
 	for (;;) {
 		char *nl = q->len ? memchr(q->buf, '\n', q->len) : NULL;
-		struct pollfd pfd = {.fd = q->fd, .events = POLLIN};
 		json_error_t jerr;
 		ssize_t r;
-		int pr;
+		int rc;
 
 		if (nl) {
 			size_t line = nl - q->buf + 1;
@@ -53,16 +94,11 @@ static int qmp_read(struct mh_qmp *q, json_t **out, struct xpv_error **err)
 			q->buf = nb;
 			q->cap = q->cap ? q->cap * 2 : 65536;
 		}
-		pr = poll(&pfd, 1, q->timeout_ms);
-		if (pr < 0 && errno == EINTR)
-			continue;
-		if (pr < 0)
-			return xpv_error_set(err, errno, "QMP: poll");
-		if (pr == 0)
-			return xpv_error_set(err, ETIMEDOUT, "QMP: no reply within %d ms",
-					     q->timeout_ms);
-		r = read(q->fd, q->buf + q->len, q->cap - q->len);
-		if (r < 0 && errno == EINTR)
+		rc = wait_fd(q, POLLIN, err);
+		if (rc)
+			return rc;
+		r = recv(q->fd, q->buf + q->len, q->cap - q->len, MSG_DONTWAIT);
+		if (r < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (r < 0)
 			return xpv_error_set(err, errno, "QMP: read");
@@ -81,8 +117,17 @@ static int qmp_write(struct mh_qmp *q, json_t *msg, struct xpv_error **err)
 		return xpv_error_set(err, ENOMEM, "QMP: encoding");
 	len = strlen(s);
 	while (off < len) {
-		ssize_t w = send(q->fd, s + off, len - off, MSG_NOSIGNAL);
+		ssize_t w = send(q->fd, s + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
 
+		if (w < 0 && errno == EAGAIN) {
+			int rc = wait_fd(q, POLLOUT, err);
+
+			if (rc) {
+				free(s);
+				return rc;
+			}
+			continue;
+		}
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0) {
@@ -95,8 +140,19 @@ static int qmp_write(struct mh_qmp *q, json_t *msg, struct xpv_error **err)
 	return 0;
 }
 
+/* One command within the deadline already running. */
+static int mh_qmp_execute_until(struct mh_qmp *q, const char *cmd, json_t *args, json_t **ret,
+				struct xpv_error **err);
+
 int mh_qmp_execute(struct mh_qmp *q, const char *cmd, json_t *args, json_t **ret,
 		   struct xpv_error **err)
+{
+	start_exchange(q);
+	return mh_qmp_execute_until(q, cmd, args, ret, err);
+}
+
+static int mh_qmp_execute_until(struct mh_qmp *q, const char *cmd, json_t *args, json_t **ret,
+				struct xpv_error **err)
 {
 	json_t *msg, *reply = NULL, *id;
 	int rc, my_id = ++q->next_id;
@@ -112,8 +168,10 @@ int mh_qmp_execute(struct mh_qmp *q, const char *cmd, json_t *args, json_t **ret
 		return rc;
 	for (;;) {
 		rc = qmp_read(q, &reply, err);
-		if (rc)
-			return xpv_error_wrap(err, "%s", cmd);
+		if (rc) {
+			xpv_error_wrap(err, "%s", cmd);
+			return rc;
+		}
 		id = json_object_get(reply, "id");
 		if (json_object_get(reply, "event") || !json_is_integer(id) ||
 		    json_integer_value(id) != my_id) {
@@ -152,7 +210,10 @@ int mh_qmp_open(const char *path, int timeout_ms, struct mh_qmp **out, struct xp
 	if (!q)
 		return xpv_error_set(err, ENOMEM, "QMP");
 	q->timeout_ms = timeout_ms;
-	q->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	start_exchange(q);
+	/* Non-blocking: a monitor whose backlog is full is an error, not a
+	 * wait (connect on a UNIX socket then fails with EAGAIN). */
+	q->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (q->fd < 0) {
 		rc = xpv_error_set(err, errno, "QMP socket");
 		goto fail;
@@ -170,7 +231,8 @@ int mh_qmp_open(const char *path, int timeout_ms, struct mh_qmp **out, struct xp
 		goto fail;
 	}
 	json_decref(greeting);
-	rc = mh_qmp_execute(q, "qmp_capabilities", NULL, NULL, err);
+	/* the capabilities negotiation is part of the open's budget */
+	rc = mh_qmp_execute_until(q, "qmp_capabilities", NULL, NULL, err);
 	if (rc)
 		goto fail;
 	*out = q;

@@ -11,7 +11,9 @@
 
 struct mh_qmp;
 
-/* Connects, reads the greeting and negotiates capabilities. timeout_ms per reply. */
+/* Connects, reads the greeting and negotiates capabilities.  timeout_ms
+ * bounds the whole open and then each command, however the monitor
+ * trickles its bytes: ETIMEDOUT past it (qmp.c). */
 int mh_qmp_open(const char *path, int timeout_ms, struct mh_qmp **out, struct xpv_error **err);
 void mh_qmp_close(struct mh_qmp *q);
 /* Runs a command; *ret gets a new reference to "return". Events are skipped. */

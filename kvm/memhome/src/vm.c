@@ -110,13 +110,14 @@ static int validate(const struct mh_vm_opts *o, struct xpv_error **err)
 	return 0;
 }
 
-static int load_memdevs(const char *path, struct mh_memdev **md, int *n, struct xpv_error **err)
+static int load_memdevs(const char *path, int timeout_ms, struct mh_memdev **md, int *n,
+			struct xpv_error **err)
 {
 	struct mh_qmp *q;
 	json_t *ret = NULL;
 	int rc;
 
-	rc = mh_qmp_open(path, 5000, &q, err);
+	rc = mh_qmp_open(path, timeout_ms ? timeout_ms : 5000, &q, err);
 	if (rc)
 		return rc;
 	rc = mh_qmp_execute(q, "query-memdev", NULL, &ret, err);
@@ -151,7 +152,7 @@ int mh_vm_new(const struct mh_vm_opts *opts, struct mh_vm **out, struct xpv_erro
 		snprintf(vm->name, sizeof(vm->name), "pid%d", opts->pid);
 	vm->o.name = vm->name;
 	if (opts->qmp_path) {
-		rc = load_memdevs(opts->qmp_path, &md, &nr_md, err);
+		rc = load_memdevs(opts->qmp_path, opts->qmp_timeout_ms, &md, &nr_md, err);
 		if (rc)
 			goto fail;
 	}

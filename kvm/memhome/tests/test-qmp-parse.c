@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -180,12 +181,64 @@ static void test_client(void **state)
 	xpv_error_free(&err);
 }
 
+/* A monitor that greets a space at a time, every 20 ms, for 3 s: each byte
+ * would have restarted a per-read timeout; the open's deadline holds. */
+static void *trickle(void *arg)
+{
+	int fd = accept(*(int *)arg, NULL, NULL);
+
+	if (fd < 0)
+		return NULL;
+	for (int i = 0; i < 150; i++) {
+		struct timespec ts = {0, 20 * 1000000};
+
+		if (send(fd, " ", 1, MSG_NOSIGNAL) != 1)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	close(fd);
+	return NULL;
+}
+
+static void test_deadline(void **state)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct xpv_error *err = NULL;
+	struct mh_qmp *q = NULL;
+	char dir[] = "/tmp/memhome-qmp-XXXXXX";
+	struct timespec t0, t1;
+	pthread_t th;
+	double secs;
+	int lfd;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/qmp.sock", dir);
+	lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 1), 0);
+	assert_int_equal(pthread_create(&th, NULL, trickle, &lfd), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(mh_qmp_open(sa.sun_path, 200, &q, &err), -ETIMEDOUT);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	/* 200 ms budget; without the deadline this takes the full 3 s */
+	assert_true(secs < 1.5);
+	assert_non_null(strstr(err->msg, "200 ms"));
+	xpv_error_free(&err);
+	pthread_join(th, NULL);
+	close(lfd);
+	unlink(sa.sun_path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_memdev_ok),
 		cmocka_unit_test(test_memdev_bad),
 		cmocka_unit_test(test_client),
+		cmocka_unit_test(test_deadline),
 	};
 	return cmocka_run_group_tests_name("qmp", tests, NULL, NULL);
 }
