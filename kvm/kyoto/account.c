@@ -41,21 +41,70 @@ void account_begin(struct acct_vm *vm)
 	vm->ipc = 0;
 }
 
+static double run_share(const struct acct_sample *s, uint64_t period_ns)
+{
+	double share = (double)s->run_ns / (double)period_ns;
+
+	return share > 1 ? 1 : share;
+}
+
+double account_charge(const struct acct_sample *s, uint64_t period_ns)
+{
+	return period_ns ? account_llc_cap_act(s) * run_share(s, period_ns) : 0;
+}
+
 void account_add_vcpu(struct acct_vm *vm, const struct acct_sample *s, uint64_t period_ns)
 {
-	double act = account_llc_cap_act(s);
-	double share;
+	if (!period_ns)
+		return;
+	vm->llc_cap_act += account_llc_cap_act(s);
+	vm->charged += account_charge(s, period_ns);
+	vm->cpus_used += run_share(s, period_ns);
+	if (s->cycles)
+		vm->ipc = (double)s->instructions / (double)s->cycles;
+}
+
+void account_add_group(struct acct_vm *vm, const struct acct_sample *per_cpu, size_t n,
+		       uint64_t period_ns)
+{
+	struct acct_sample sum = {0};
+	double used = 0;
 
 	if (!period_ns)
 		return;
-	share = (double)s->run_ns / (double)period_ns;
-	if (share > 1)
-		share = 1;
-	vm->llc_cap_act += act;
-	vm->charged += act * share;
-	vm->cpus_used += share;
-	if (s->cycles)
-		vm->ipc = (double)s->instructions / (double)s->cycles;
+	for (size_t i = 0; i < n; i++) {
+		const struct acct_sample *s = &per_cpu[i];
+
+		vm->charged += account_charge(s, period_ns);
+		used += run_share(s, period_ns);
+		sum.llc_misses += s->llc_misses;
+		sum.cycles += s->cycles;
+		sum.instructions += s->instructions;
+		/* base_cycles of different CPUs share one rate: summing them
+		 * is the group's time base. */
+		sum.base_cycles += s->base_cycles;
+		if (s->freq_khz > 0)
+			sum.freq_khz = s->freq_khz;
+	}
+	vm->cpus_used += used;
+	vm->llc_cap_act += account_llc_cap_act(&sum) * (used > 1 ? used : 1);
+	if (sum.cycles)
+		vm->ipc = (double)sum.instructions / (double)sum.cycles;
+}
+
+double account_split_domains(const struct acct_sample *per_cpu, const int *domain, size_t n,
+			     uint64_t period_ns, double *out, size_t ndom)
+{
+	double total = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		double c = account_charge(&per_cpu[i], period_ns);
+
+		total += c;
+		if (domain[i] >= 0 && (size_t)domain[i] < ndom)
+			out[domain[i]] += c;
+	}
+	return total;
 }
 
 void account_end(struct acct_vm *vm, const struct acct_params *p, unsigned nvcpus)

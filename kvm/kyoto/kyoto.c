@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The Kyoto controller: LLC pollution permits paid with CPU time.
- * Measures every vCPU thread (counters.c), runs the thesis' accounting
+ * Measures every vCPU thread, or every VM cgroup on every CPU (counters.c;
+ * the per-CPU counts are also split by LLC domain, topology.c), runs the
+ * thesis' accounting
  * (account.c) per VM and turns the resulting CPU cap into CFS bandwidth
  * limits on the VM's cgroups (enforce.c), saving the original values in
  * the state file before the first write (state.c).
@@ -13,11 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 
 #include "account.h"
 #include "controller.h"
 #include "counters.h"
 #include "libvirt_meta.h"
+#include "topology.h"
 
 struct kthread {
 	pid_t tid;
@@ -28,6 +32,7 @@ struct kthread {
 struct kgroup {
 	char *dir;
 	int64_t written; /* quota we last wrote, or -2 for none */
+	struct cgroup_ctr *ctr; /* counters mode cgroup */
 };
 
 struct kvm {
@@ -44,6 +49,10 @@ struct kvm {
 	uint64_t meta_checked; /* tick of the last libvirt metadata read */
 	double meta_permit; /* < 0: none */
 	int seen;
+	size_t n_tids; /* threads in its groups, as discovered */
+	double events_total; /* charged x period: events charged since start */
+	double *dom_charged; /* [n_dom] last period, counters mode cgroup */
+	double *dom_events; /* [n_dom] events charged since start */
 };
 
 struct kyoto {
@@ -60,6 +69,17 @@ struct kyoto {
 	size_t n;
 	struct kvm *vms;
 	uint64_t ticks;
+	/* CPU time (this thread's, not wall) spent in kyoto_tick: what
+	 * monitoring and accounting cost, without discovery and wake-ups */
+	uint64_t tick_cpu_ns;
+	struct topology *topo;
+	size_t n_dom;
+	double *dom_charged; /* [n_dom] all VMs, last period */
+	/* counters mode cgroup: per-CPU samples of one group, and the LLC
+	 * domain of each of the counters' CPUs */
+	struct acct_sample *cpu_sample;
+	unsigned *cpu_id;
+	int *cpu_dom;
 };
 
 static void vlog(struct kvm *vm, const char *what, struct xpv_error **e)
@@ -77,6 +97,25 @@ static void vlog(struct kvm *vm, const char *what, struct xpv_error **e)
 	xpv_error_free(e);
 }
 
+/* The LLC domain of each CPU the counters count on, and the buffers of
+ * one group's per-CPU read. */
+static int setup_domains(struct kyoto *k, struct xpv_error **err)
+{
+	unsigned n = counters_n_cpus(k->ctr);
+	k->n_dom = topology_n_domains(k->topo);
+	k->dom_charged = calloc(k->n_dom, sizeof(*k->dom_charged));
+	if (!k->dom_charged)
+		return xpv_error_set(err, ENOMEM, "kyoto");
+	if (!n)
+		return 0;
+	k->cpu_sample = calloc(n, sizeof(*k->cpu_sample));
+	k->cpu_id = calloc(n, sizeof(*k->cpu_id));
+	k->cpu_dom = calloc(n, sizeof(*k->cpu_dom));
+	if (!k->cpu_sample || !k->cpu_id || !k->cpu_dom)
+		return xpv_error_set(err, ENOMEM, "kyoto");
+	return 0;
+}
+
 static int parse_config(struct kyoto *k, json_t *sec, struct xpv_error **err)
 {
 	static const struct cfg_key keys[] = {
@@ -90,15 +129,18 @@ static int parse_config(struct kyoto *k, json_t *sec, struct xpv_error **err)
 		{"libvirt_uri", CFG_STR, 0, 0},
 		{"throttle_period_us", CFG_INT, 0, CFS_MAX_PERIOD_US},
 		{"counters", CFG_OBJ, 0, 0},
+		{"test_topology_xml", CFG_STR, 0, 0},
 		{NULL, 0, 0, 0},
 	};
 	static const struct cfg_key ckeys[] = {
 		{"source", CFG_STR, 0, 0},
 		{"synthetic_dir", CFG_STR, 0, 0},
 		{"freq_khz", CFG_NUM, 0, 1e8},
+		{"mode", CFG_STR, 0, 0},
 		{NULL, 0, 0, 0},
 	};
-	struct counters_opts co = {CTR_PERF, NULL, 0};
+	struct counters_opts co = {CTR_PERF, NULL, 0, CTR_MODE_AUTO, k->host->mount};
+	const char *xml = NULL;
 	json_t *v, *c;
 	const char *key;
 	int ret;
@@ -168,11 +210,37 @@ static int parse_config(struct kyoto *k, json_t *sec, struct xpv_error **err)
 						     "an absolute path");
 			if ((v = json_object_get(c, "freq_khz")))
 				co.freq_khz = json_number_value(v);
+			src = json_string_value(json_object_get(c, "mode"));
+			if (src && !strcmp(src, "thread"))
+				co.mode = CTR_MODE_THREAD;
+			else if (src && !strcmp(src, "cgroup"))
+				co.mode = CTR_MODE_CGROUP;
+			else if (src && strcmp(src, "auto"))
+				return xpv_error_set(err, 0,
+						     "kyoto.counters.mode: `%s` is not "
+						     "\"auto\", \"cgroup\" or \"thread\"",
+						     src);
 		}
+		xml = json_string_value(json_object_get(sec, "test_topology_xml"));
 	}
+	if (xml) {
+		if (xml[0] != '/')
+			return xpv_error_set(err, 0,
+					     "kyoto.test_topology_xml: must be an absolute path");
+		/* Test-only: the LLC domains of another machine. */
+		fprintf(stderr,
+			"xpvd: kyoto: TEST ONLY: LLC domains from topology XML `%s`, "
+			"not from this host (kyoto.test_topology_xml)\n",
+			xml);
+	}
+	ret = topology_load(&k->topo, xml, err);
+	if (ret < 0)
+		return xpv_error_wrap(err, "kyoto: host topology");
 	if (!k->libvirt_uri)
 		k->libvirt_uri = strdup("qemu:///system");
-	return counters_init(&k->ctr, &co, err);
+	if (counters_init(&k->ctr, &co, err) < 0)
+		return -1;
+	return setup_domains(k, err);
 }
 
 static void kyoto_shutdown(void *priv);
@@ -217,10 +285,13 @@ static void free_vm(struct kyoto *k, struct kvm *vm, bool restore)
 	for (size_t i = 0; i < vm->n_groups; i++) {
 		if (restore)
 			restore_group(k, vm, &vm->groups[i]);
+		counters_close_cgroup(vm->groups[i].ctr);
 		free(vm->groups[i].dir);
 	}
 	for (size_t i = 0; i < vm->n_threads; i++)
 		counters_close(vm->threads[i].ctr);
+	free(vm->dom_charged);
+	free(vm->dom_events);
 	free(vm->groups);
 	free(vm->threads);
 	free(vm->degraded);
@@ -260,6 +331,7 @@ static void sync_groups(struct kvm *vm, const struct xpv_vm *d)
 			i++;
 			continue;
 		}
+		counters_close_cgroup(vm->groups[i].ctr);
 		free(vm->groups[i].dir);
 		vm->groups[i] = vm->groups[--vm->n_groups];
 	}
@@ -278,6 +350,7 @@ static void sync_groups(struct kvm *vm, const struct xpv_vm *d)
 		vm->groups = ng;
 		ng[vm->n_groups].dir = strdup(d->groups[j].dir);
 		ng[vm->n_groups].written = -2;
+		ng[vm->n_groups].ctr = NULL;
 		if (ng[vm->n_groups].dir)
 			vm->n_groups++;
 	}
@@ -399,15 +472,94 @@ static void refresh_metadata(struct kyoto *k, struct kvm *vm)
 	vm->meta_permit = ret ? p : -1;
 }
 
+static void measure_threads(struct kyoto *k, struct kvm *vm, uint64_t period_ns)
+{
+	for (size_t t = 0; t < vm->n_threads; t++) {
+		struct acct_sample s;
+		struct xpv_error *e = NULL;
+
+		if (counters_read(k->ctr, vm->threads[t].ctr, &s, &e) < 0) {
+			xpv_error_free(&e); /* thread exited */
+			continue;
+		}
+		account_add_vcpu(&vm->acct, &s, period_ns);
+	}
+}
+
+/*
+ * Counters per (cgroup, CPU): one read per group and CPU, whatever the
+ * number of threads.  The per-CPU charges are also summed per LLC domain.
+ */
+static void measure_groups(struct kyoto *k, struct kvm *vm, uint64_t period_ns)
+{
+	unsigned ncpu = counters_n_cpus(k->ctr);
+
+	if (!vm->dom_charged) {
+		vm->dom_charged = calloc(k->n_dom, sizeof(*vm->dom_charged));
+		vm->dom_events = calloc(k->n_dom, sizeof(*vm->dom_events));
+		if (!vm->dom_charged || !vm->dom_events) {
+			free(vm->dom_charged);
+			free(vm->dom_events);
+			vm->dom_charged = vm->dom_events = NULL;
+			return;
+		}
+	}
+	for (size_t d = 0; d < k->n_dom; d++)
+		vm->dom_charged[d] = 0;
+	for (size_t i = 0; i < vm->n_groups; i++) {
+		struct kgroup *g = &vm->groups[i];
+		struct xpv_error *e = NULL;
+		int n;
+
+		/* Opened here, so a group that failed (EMFILE, a cgroup not
+		 * yet in perf_event's hierarchy) is retried every period. */
+		if (!g->ctr && counters_open_cgroup(k->ctr, g->dir, &g->ctr, &e) < 0) {
+			vlog(vm, "opening counters", &e);
+			continue;
+		}
+		n = counters_read_cgroup(k->ctr, g->ctr, k->cpu_sample, k->cpu_id, ncpu, &e);
+		if (n < 0) {
+			/* The cgroup went away; sync_groups drops it next. */
+			vlog(vm, "reading counters", &e);
+			counters_close_cgroup(g->ctr);
+			g->ctr = NULL;
+			continue;
+		}
+		for (int c = 0; c < n; c++)
+			k->cpu_dom[c] = topology_cpu_domain(k->topo, k->cpu_id[c]);
+		account_add_group(&vm->acct, k->cpu_sample, (size_t)n, period_ns);
+		account_split_domains(k->cpu_sample, k->cpu_dom, (size_t)n, period_ns,
+				      vm->dom_charged, k->n_dom);
+	}
+}
+
+/* After account_end (which may exempt a VM): the domain figures follow
+ * what was actually charged. */
+static void close_domains(struct kyoto *k, struct kvm *vm, uint64_t period_ns)
+{
+	if (!vm->dom_charged)
+		return;
+	for (size_t d = 0; d < k->n_dom; d++) {
+		if (vm->acct.charged <= 0)
+			vm->dom_charged[d] = 0;
+		vm->dom_events[d] += vm->dom_charged[d] * (double)period_ns / 1e6;
+		k->dom_charged[d] += vm->dom_charged[d];
+	}
+}
+
 static int kyoto_tick(void *priv, const struct xpv_vm_list *vms, uint64_t period_ns,
 		      struct xpv_error **err)
 {
 	struct kyoto *k = priv;
+	struct timespec t0, t1;
 
 	(void)err;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
 	k->ticks++;
 	for (size_t i = 0; i < k->n; i++)
 		k->vms[i].seen = 0;
+	for (size_t d = 0; d < k->n_dom; d++)
+		k->dom_charged[d] = 0;
 	for (size_t i = 0; i < vms->n; i++) {
 		const struct xpv_vm *d = &vms->vms[i];
 		struct kvm *vm = find_vm(k, d->name);
@@ -433,23 +585,23 @@ static int kyoto_tick(void *priv, const struct xpv_vm_list *vms, uint64_t period
 		}
 		vm->seen = 1;
 		vm->nvcpus = d->nvcpus;
+		vm->n_tids = 0;
+		for (size_t g = 0; g < d->n_groups; g++)
+			vm->n_tids += d->groups[g].n_tids;
 		sync_groups(vm, d);
-		sync_threads(k, vm, d);
 		refresh_metadata(k, vm);
 
 		account_begin(&vm->acct);
-		for (size_t t = 0; t < vm->n_threads; t++) {
-			struct acct_sample s;
-			struct xpv_error *e = NULL;
-
-			if (counters_read(k->ctr, vm->threads[t].ctr, &s, &e) < 0) {
-				xpv_error_free(&e); /* thread exited */
-				continue;
-			}
-			account_add_vcpu(&vm->acct, &s, period_ns);
+		if (counters_mode(k->ctr) == CTR_MODE_CGROUP) {
+			measure_groups(k, vm, period_ns);
+		} else {
+			sync_threads(k, vm, d);
+			measure_threads(k, vm, period_ns);
 		}
 		vm->acct.permit = resolve_permit(k, vm);
 		account_end(&vm->acct, &k->params, vm->nvcpus);
+		vm->events_total += vm->acct.charged * (double)period_ns / 1e6;
+		close_domains(k, vm, period_ns);
 		enforce_vm(k, vm);
 	}
 	for (size_t i = 0; i < k->n;) {
@@ -461,6 +613,9 @@ static int kyoto_tick(void *priv, const struct xpv_vm_list *vms, uint64_t period
 		free_vm(k, &k->vms[i], true);
 		k->vms[i] = k->vms[--k->n];
 	}
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+	k->tick_cpu_ns +=
+		(uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000ll + (t1.tv_nsec - t0.tv_nsec));
 	return 0;
 }
 
@@ -493,10 +648,23 @@ static json_t *vm_status(struct kyoto *k, struct kvm *vm)
 		      "state", account_state_name(vm->acct.state), "punished",
 		      (json_int_t)vm->acct.punished, "over_periods",
 		      (json_int_t)vm->acct.over_periods, "cpu_cap", cpus, "cpus_used",
-		      vm->acct.cpus_used, "vcpus", vm->nvcpus, "threads", (int)vm->n_threads, "ipc",
-		      vm->acct.ipc, "groups", groups);
+		      vm->acct.cpus_used, "vcpus", vm->nvcpus, "threads",
+		      (int)(counters_mode(k->ctr) == CTR_MODE_CGROUP ? vm->n_tids : vm->n_threads),
+		      "ipc", vm->acct.ipc, "groups", groups);
 	if (o && vm->degraded)
 		json_object_set_new(o, "degraded", json_string(vm->degraded));
+	if (o)
+		json_object_set_new(o, "charged_events_total", json_real(vm->events_total));
+	if (o && vm->dom_charged) {
+		json_t *doms = json_array();
+
+		for (size_t d = 0; d < k->n_dom; d++)
+			json_array_append_new(doms,
+					      json_pack("{s:i, s:f, s:f}", "domain", (int)d,
+							"charged", vm->dom_charged[d],
+							"charged_events_total", vm->dom_events[d]));
+		json_object_set_new(o, "domains", doms);
+	}
 	return o;
 }
 
@@ -505,9 +673,66 @@ static json_t *kyoto_status(void *priv)
 	struct kyoto *k = priv;
 	json_t *arr = json_array();
 
+	json_t *topo = topology_describe(k->topo);
+	json_t *doms = json_object_get(topo, "llc_domains");
+	size_t d;
+	json_t *dom;
+
 	for (size_t i = 0; i < k->n; i++)
 		json_array_append_new(arr, vm_status(k, &k->vms[i]));
-	return json_pack("{s:o, s:o}", "vms", arr, "counters", counters_describe(k->ctr));
+	/* Per domain, what all VMs charged: what that LLC's tenants suffer.
+	 * Known only when counting per cgroup and CPU. */
+	json_array_foreach (doms, d, dom)
+		json_object_set_new(dom, "charged",
+				    counters_mode(k->ctr) == CTR_MODE_CGROUP
+					    ? json_real(k->dom_charged[d])
+					    : json_null());
+	return json_pack("{s:o, s:o, s:o, s:f}", "vms", arr, "counters", counters_describe(k->ctr),
+			 "topology", topo, "tick_cpu_seconds", (double)k->tick_cpu_ns / 1e9);
+}
+
+/* Per-LLC-domain figures (counters per cgroup and CPU only). */
+static void domain_metrics(struct kyoto *k, FILE *f)
+{
+	fprintf(f,
+		"# HELP xpvd_kyoto_tick_cpu_seconds_total CPU time of Kyoto's periods "
+		"(counters, accounting, enforcement)\n"
+		"# TYPE xpvd_kyoto_tick_cpu_seconds_total counter\n"
+		"xpvd_kyoto_tick_cpu_seconds_total %.9f\n",
+		(double)k->tick_cpu_ns / 1e9);
+	fprintf(f, "# HELP xpvd_kyoto_charged_events_total Events (LLC misses) charged since "
+		   "start\n# TYPE xpvd_kyoto_charged_events_total counter\n");
+	for (size_t i = 0; i < k->n; i++)
+		fprintf(f, "xpvd_kyoto_charged_events_total{vm=\"%s\"} %.17g\n", k->vms[i].name,
+			k->vms[i].events_total);
+	fprintf(f, "# HELP xpvd_llc_domain_info LLC domains (CPUs sharing a last-level cache)\n"
+		   "# TYPE xpvd_llc_domain_info gauge\n");
+	for (size_t d = 0; d < k->n_dom; d++)
+		fprintf(f, "xpvd_llc_domain_info{domain=\"%zu\",cpus=\"%s\",nodes=\"%s\"} 1\n", d,
+			topology_domain_cpus(k->topo, (unsigned)d),
+			topology_domain_nodes(k->topo, (unsigned)d));
+	if (counters_mode(k->ctr) != CTR_MODE_CGROUP)
+		return;
+	fprintf(f, "# HELP xpvd_kyoto_domain_pollution Pollution charged in the LLC domain "
+		   "last period, all VMs (misses/ms)\n# TYPE xpvd_kyoto_domain_pollution gauge\n");
+	for (size_t d = 0; d < k->n_dom; d++)
+		fprintf(f, "xpvd_kyoto_domain_pollution{domain=\"%zu\"} %.6g\n", d,
+			k->dom_charged[d]);
+	fprintf(f, "# HELP xpvd_kyoto_domain_charged Pollution charged to the VM in the LLC "
+		   "domain last period (misses/ms)\n# TYPE xpvd_kyoto_domain_charged gauge\n");
+	for (size_t i = 0; i < k->n; i++)
+		for (size_t d = 0; k->vms[i].dom_charged && d < k->n_dom; d++)
+			fprintf(f, "xpvd_kyoto_domain_charged{vm=\"%s\",domain=\"%zu\"} %.6g\n",
+				k->vms[i].name, d, k->vms[i].dom_charged[d]);
+	fprintf(f, "# HELP xpvd_kyoto_domain_charged_events_total Events charged to the VM in "
+		   "the LLC domain since start\n"
+		   "# TYPE xpvd_kyoto_domain_charged_events_total counter\n");
+	for (size_t i = 0; i < k->n; i++)
+		for (size_t d = 0; k->vms[i].dom_events && d < k->n_dom; d++)
+			fprintf(f,
+				"xpvd_kyoto_domain_charged_events_total{vm=\"%s\",domain=\"%zu\"} "
+				"%.17g\n",
+				k->vms[i].name, d, k->vms[i].dom_events[d]);
 }
 
 static void kyoto_metrics(void *priv, FILE *f)
@@ -544,6 +769,7 @@ static void kyoto_metrics(void *priv, FILE *f)
 			fprintf(f, "xpvd_kyoto_%s{vm=\"%s\"} %.6g\n", help[m][0], vm->name, v[m]);
 		}
 	}
+	domain_metrics(k, f);
 }
 
 static int kyoto_command(void *priv, int argc, char **argv, json_t **reply, struct xpv_error **err)
@@ -592,6 +818,11 @@ static void kyoto_shutdown(void *priv)
 		free_vm(k, &k->vms[i], true);
 	free(k->vms);
 	counters_free(k->ctr);
+	topology_free(k->topo);
+	free(k->dom_charged);
+	free(k->cpu_sample);
+	free(k->cpu_id);
+	free(k->cpu_dom);
 	libvirt_meta_close(k->meta);
 	if (k->cfg_permits)
 		json_decref(k->cfg_permits);
