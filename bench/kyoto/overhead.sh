@@ -11,7 +11,7 @@
 #
 # -s software (the default here: no PMU) counts page faults as the "LLC
 # misses" and task-clock as the time base; the workload (kvm/build/faulter)
-# makes each thread fault in 4 fresh pages every 100 ms (a small load, so
+# makes each thread fault in 1 fresh page every 100 ms (a small load, so
 # that the 2-CPU machine is not saturated by the workload itself).
 # Needs root, cgroup v2 or v1 (on a hybrid v1 host the groups are also made
 # in the unified hierarchy, where perf_event is), make -C kvm.
@@ -48,7 +48,7 @@ per=$((nthreads / ngroups)) sleep_ms=100
 groups_json=
 for g in $(seq "$ngroups"); do
 	for m in $mnt $uni; do mkdir -p "$m/$base/g$g"; done
-	sh -c "for m in $mnt $uni; do echo \$\$ >\$m/$base/g$g/cgroup.procs; done; exec $b/faulter $per 4 $sleep_ms" \
+	sh -c "for m in $mnt $uni; do echo \$\$ >\$m/$base/g$g/cgroup.procs; done; exec $b/faulter $per 1 $sleep_ms" \
 		>"$work/f$g.out" & pids+=($!)
 	groups_json+="${groups_json:+,}{\"name\":\"g$g\",\"path\":\"$base/g$g\"}"
 done
@@ -92,9 +92,19 @@ sample() { # sample TAG: one line per mode "mode cpu_ns ticks events", then faul
 	done
 	echo "faults $(faults)"
 }
-t0=$(date +%s%N); sample >"$work/s0"
+# The window's ends are taken with the workload stopped and both xpvd two
+# periods past the stop, so both have charged everything that happened and
+# the workload's own count is exact at the same instants.
+ticks() { ctl "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["result"]["ticks"])' 2>/dev/null || echo 0; }
+past() { [ "$(ticks thread)" -ge "$1" ] && [ "$(ticks cgroup)" -ge "$2" ]; }
+freeze() {
+	kill -STOP "${pids[@]}"
+	poll 30 past $(($(ticks thread) + 2)) $(($(ticks cgroup) + 2)) || echo "# xpvd stalled" >&2
+}
+thaw() { kill -CONT "${pids[@]}"; }
+freeze; t0=$(date +%s%N); sample >"$work/s0"; thaw
 sleep "$secs" # a benchmark's measuring window, not synchronisation
-t1=$(date +%s%N); sample >"$work/s1"
+freeze; t1=$(date +%s%N); sample >"$work/s1"; thaw
 fds() { ls /proc/"$1"/fd | wc -l; }
 echo "# $nthreads threads in $ngroups cgroups, ${secs}s, source=$src, $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
 python3 - "$work/s0" "$work/s1" "$t0" "$t1" "$nthreads" "$(fds "${xpvd_pids[0]}")" "$(fds "${xpvd_pids[1]}")" <<'EOP'
