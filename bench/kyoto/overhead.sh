@@ -78,7 +78,8 @@ sys.exit(0 if len(v)==int(sys.argv[1]) and all(x["charged_events_total"]>0 for x
 }
 poll 60 charging || { echo "xpvd did not charge every group:" >&2; cat "$work"/*.log >&2; exit 1; }
 
-cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{s+=$1} END {printf "%d", s}'; }
+# (%.0f: mawk's %d stops at 2^31 ns)
+cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{s+=$1} END {printf "%.0f", s}'; }
 events() { ctl "$1" | python3 -c '
 import json,sys
 r=json.load(sys.stdin)["result"]

@@ -50,7 +50,15 @@ static double run_share(const struct acct_sample *s, uint64_t period_ns)
 
 double account_charge(const struct acct_sample *s, uint64_t period_ns)
 {
-	return period_ns ? account_llc_cap_act(s) * run_share(s, period_ns) : 0;
+	/*
+	 * Not capped at 1: a sample's interval (between two reads) can be
+	 * longer than period_ns (measured between two tick starts) when the
+	 * tick is late or preempted mid-way.  Capping would drop the misses
+	 * of that extra time from the charge, and a busy vCPU or cgroup would
+	 * be undercharged on a loaded host.  Uncapped, the charges of
+	 * successive periods add up to the misses counted.
+	 */
+	return period_ns ? account_llc_cap_act(s) * (double)s->run_ns / (double)period_ns : 0;
 }
 
 void account_add_vcpu(struct acct_vm *vm, const struct acct_sample *s, uint64_t period_ns)

@@ -58,7 +58,8 @@ double account_llc_cap_act(const struct acct_sample *s);
 /* Fold one vCPU sample of a period of period_ns into the VM sums. */
 void account_add_vcpu(struct acct_vm *vm, const struct acct_sample *s, uint64_t period_ns);
 /* What one sample costs its VM in a period: eq. 3.1 weighted by the share
- * of the period it ran (capped at 1), i.e. misses per ms of the period. */
+ * of the period it ran, i.e. misses per ms of the period (not capped at one
+ * period: see account.c). */
 double account_charge(const struct acct_sample *s, uint64_t period_ns);
 /*
  * Fold one cgroup's per-CPU samples of a period (counters per cgroup and

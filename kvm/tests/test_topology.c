@@ -221,6 +221,29 @@ static void group_multiplexed(void **state)
 	assert_float_equal(v.charged, 1000 / 100.0, 1e-9);
 }
 
+static void late_read_loses_nothing(void **state)
+{
+	/*
+	 * A busy cgroup (or vCPU) read 150 ms after its previous read while
+	 * the tick measured a 100 ms period (a late or preempted tick): the
+	 * 1500 misses are all charged, over the following period's length;
+	 * the CPU used stays at most one per sample.
+	 */
+	struct acct_sample s = on_cpu(1500, 150);
+	struct acct_vm v = {0};
+
+	(void)state;
+	assert_float_equal(account_charge(&s, 100 * MS), 15.0, 1e-9);
+	account_begin(&v);
+	account_add_group(&v, &s, 1, 100 * MS);
+	assert_float_equal(v.charged, 15.0, 1e-9);
+	assert_float_equal(v.cpus_used, 1.0, 1e-9);
+	account_begin(&v);
+	account_add_vcpu(&v, &s, 100 * MS);
+	assert_float_equal(v.charged, 15.0, 1e-9);
+	assert_float_equal(v.cpus_used, 1.0, 1e-9);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -232,6 +255,7 @@ int main(void)
 		cmocka_unit_test(domain_split),
 		cmocka_unit_test(group_equals_threads),
 		cmocka_unit_test(group_multiplexed),
+		cmocka_unit_test(late_read_loses_nothing),
 	};
 
 	return cmocka_run_group_tests_name("xpvd-topology", tests, NULL, NULL);
