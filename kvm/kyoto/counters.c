@@ -415,10 +415,9 @@ static int setup_cgroup_mode(struct counters *c, const struct counters_opts *o,
 				     o->cg_mount ? o->cg_mount : "(none)");
 	if (fs.f_type == CGROUP2_SUPER_MAGIC)
 		c->perf_root = strdup(o->cg_mount);
-	else if (!(c->perf_root = cgroup_mount("cgroup", "perf_event")) &&
-		 o->mode == CTR_MODE_CGROUP)
-		/* Hybrid: only asked for explicitly, because a VM's v1
-		 * directories (libvirt's vcpuN) need not exist there. */
+	else if (!(c->perf_root = cgroup_mount("cgroup", "perf_event")))
+		/* Hybrid: a VM's v1 directories (libvirt's vcpuN) need not
+		 * exist there; kyoto.c then counts that VM per thread. */
 		c->perf_root = cgroup_mount("cgroup2", NULL);
 	if (!c->perf_root)
 		return xpv_error_set(err, 0,

@@ -17,10 +17,9 @@
  *    split by LLC domain for free.  The kernel counts a cgroup's event only
  *    while one of its tasks runs on that CPU, so time_enabled is again the
  *    run time and the accounting is the same.
- * "auto" (the default) is "cgroup" where perf_event sees the cpu
- * controller's directories (cgroup v2, or v1 with a perf_event hierarchy),
- * else "thread".  On a hybrid v1 host "cgroup" must be asked for and the
- * same directories must exist in the unified hierarchy.
+ * "auto" (the default) lets kyoto.c choose per VM, the cheaper of the two
+ * where perf_event has a cgroup hierarchy (v2, v1 perf_event, or the
+ * unified one of a hybrid v1 host), per thread where it has none.
  *
  * The "synthetic" source replaces the LLC-miss counter by a per-VM rate
  * read from a file (misses per ms of CPU time) and takes CPU time from

@@ -53,6 +53,8 @@ struct kvm {
 	double events_total; /* charged x period: events charged since start */
 	double *dom_charged; /* [n_dom] last period, counters mode cgroup */
 	double *dom_events; /* [n_dom] events charged since start */
+	bool by_group; /* counted per (cgroup, CPU), else per thread */
+	bool groups_failed; /* mode auto: perf cannot see its cgroups */
 };
 
 struct kyoto {
@@ -72,6 +74,8 @@ struct kyoto {
 	/* CPU time (this thread's, not wall) spent in kyoto_tick: what
 	 * monitoring and accounting cost, without discovery and wake-ups */
 	uint64_t tick_cpu_ns;
+	/* mode auto with per-cgroup counting available: choose per VM */
+	bool adaptive;
 	struct topology *topo;
 	size_t n_dom;
 	double *dom_charged; /* [n_dom] all VMs, last period */
@@ -240,6 +244,7 @@ static int parse_config(struct kyoto *k, json_t *sec, struct xpv_error **err)
 		k->libvirt_uri = strdup("qemu:///system");
 	if (counters_init(&k->ctr, &co, err) < 0)
 		return -1;
+	k->adaptive = co.mode == CTR_MODE_AUTO && counters_mode(k->ctr) == CTR_MODE_CGROUP;
 	return setup_domains(k, err);
 }
 
@@ -388,6 +393,10 @@ static void sync_threads(struct kyoto *k, struct kvm *vm, const struct xpv_vm *d
 				xpv_error_free(&e);
 				continue;
 			}
+			/* Prime now: the next read covers everything since the
+			 * open, so a new thread's first period is charged. */
+			counters_read(k->ctr, nt->ctr, &(struct acct_sample){0}, &e);
+			xpv_error_free(&e);
 			vm->n_threads++;
 		}
 	}
@@ -490,9 +499,10 @@ static void measure_threads(struct kyoto *k, struct kvm *vm, uint64_t period_ns)
  * Counters per (cgroup, CPU): one read per group and CPU, whatever the
  * number of threads.  The per-CPU charges are also summed per LLC domain.
  */
-static void measure_groups(struct kyoto *k, struct kvm *vm, uint64_t period_ns)
+static int measure_groups(struct kyoto *k, struct kvm *vm, uint64_t period_ns)
 {
 	unsigned ncpu = counters_n_cpus(k->ctr);
+	int ret = 0;
 
 	if (!vm->dom_charged) {
 		vm->dom_charged = calloc(k->n_dom, sizeof(*vm->dom_charged));
@@ -501,7 +511,7 @@ static void measure_groups(struct kyoto *k, struct kvm *vm, uint64_t period_ns)
 			free(vm->dom_charged);
 			free(vm->dom_events);
 			vm->dom_charged = vm->dom_events = NULL;
-			return;
+			return 0;
 		}
 	}
 	for (size_t d = 0; d < k->n_dom; d++)
@@ -514,6 +524,19 @@ static void measure_groups(struct kyoto *k, struct kvm *vm, uint64_t period_ns)
 		/* Opened here, so a group that failed (EMFILE, a cgroup not
 		 * yet in perf_event's hierarchy) is retried every period. */
 		if (!g->ctr && counters_open_cgroup(k->ctr, g->dir, &g->ctr, &e) < 0) {
+			if (k->adaptive) {
+				/* e.g. libvirt's vcpuN, absent from the
+				 * unified hierarchy of a hybrid host */
+				if (!vm->groups_failed)
+					fprintf(stderr,
+						"xpvd: kyoto: vm %s: counting per thread: %s: "
+						"%s\n",
+						vm->name, e->msg, strerror(e->status));
+				xpv_error_free(&e);
+				vm->groups_failed = true;
+				ret = -1;
+				continue;
+			}
 			vlog(vm, "opening counters", &e);
 			continue;
 		}
@@ -531,6 +554,75 @@ static void measure_groups(struct kyoto *k, struct kvm *vm, uint64_t period_ns)
 		account_split_domains(k->cpu_sample, k->cpu_dom, (size_t)n, period_ns,
 				      vm->dom_charged, k->n_dom);
 	}
+	return ret;
+}
+
+static void close_thread_counters(struct kvm *vm)
+{
+	for (size_t i = 0; i < vm->n_threads; i++)
+		counters_close(vm->threads[i].ctr);
+	vm->n_threads = 0;
+}
+
+static void close_group_counters(struct kvm *vm)
+{
+	for (size_t i = 0; i < vm->n_groups; i++) {
+		counters_close_cgroup(vm->groups[i].ctr);
+		vm->groups[i].ctr = NULL;
+	}
+}
+
+/*
+ * Per (cgroup, CPU) costs groups x CPUs reads a period, per thread one
+ * read a thread: in mode auto each VM gets the cheaper one (a VM of few
+ * vCPUs on a host of many CPUs is cheaper per thread; per-thread counting
+ * has no LLC-domain split).  Hysteresis keeps a VM whose thread count
+ * wobbles from switching back and forth.
+ */
+static bool want_groups(struct kyoto *k, struct kvm *vm)
+{
+	size_t reads = vm->n_groups * counters_n_cpus(k->ctr);
+
+	if (counters_mode(k->ctr) != CTR_MODE_CGROUP || vm->groups_failed)
+		return false;
+	if (!k->adaptive)
+		return true;
+	return vm->by_group ? reads <= 2 * vm->n_tids : reads <= vm->n_tids;
+}
+
+/*
+ * Measure a VM in its method; on a switch, the old method is read one last
+ * time before the new one is opened and primed, so the events of the
+ * period are charged once and none is lost.
+ */
+static void measure_vm(struct kyoto *k, struct kvm *vm, const struct xpv_vm *d, uint64_t period_ns)
+{
+	bool groups = want_groups(k, vm);
+
+	if (groups && !vm->by_group) {
+		if (vm->n_threads) {
+			sync_threads(k, vm, d);
+			measure_threads(k, vm, period_ns);
+			close_thread_counters(vm);
+		}
+		vm->by_group = true;
+		if (measure_groups(k, vm, period_ns) < 0) {
+			/* nothing was counted per group: back to threads */
+			close_group_counters(vm);
+			vm->by_group = false;
+			sync_threads(k, vm, d);
+		}
+	} else if (!groups && vm->by_group) {
+		measure_groups(k, vm, period_ns);
+		close_group_counters(vm);
+		vm->by_group = false;
+		sync_threads(k, vm, d);
+	} else if (groups) {
+		measure_groups(k, vm, period_ns);
+	} else {
+		sync_threads(k, vm, d);
+		measure_threads(k, vm, period_ns);
+	}
 }
 
 /* After account_end (which may exempt a VM): the domain figures follow
@@ -540,7 +632,7 @@ static void close_domains(struct kyoto *k, struct kvm *vm, uint64_t period_ns)
 	if (!vm->dom_charged)
 		return;
 	for (size_t d = 0; d < k->n_dom; d++) {
-		if (vm->acct.charged <= 0)
+		if (vm->acct.charged <= 0 || !vm->by_group)
 			vm->dom_charged[d] = 0;
 		vm->dom_events[d] += vm->dom_charged[d] * (double)period_ns / 1e6;
 		k->dom_charged[d] += vm->dom_charged[d];
@@ -592,12 +684,7 @@ static int kyoto_tick(void *priv, const struct xpv_vm_list *vms, uint64_t period
 		refresh_metadata(k, vm);
 
 		account_begin(&vm->acct);
-		if (counters_mode(k->ctr) == CTR_MODE_CGROUP) {
-			measure_groups(k, vm, period_ns);
-		} else {
-			sync_threads(k, vm, d);
-			measure_threads(k, vm, period_ns);
-		}
+		measure_vm(k, vm, d, period_ns);
 		vm->acct.permit = resolve_permit(k, vm);
 		account_end(&vm->acct, &k->params, vm->nvcpus);
 		vm->events_total += vm->acct.charged * (double)period_ns / 1e6;
@@ -649,12 +736,14 @@ static json_t *vm_status(struct kyoto *k, struct kvm *vm)
 		      (json_int_t)vm->acct.punished, "over_periods",
 		      (json_int_t)vm->acct.over_periods, "cpu_cap", cpus, "cpus_used",
 		      vm->acct.cpus_used, "vcpus", vm->nvcpus, "threads",
-		      (int)(counters_mode(k->ctr) == CTR_MODE_CGROUP ? vm->n_tids : vm->n_threads),
-		      "ipc", vm->acct.ipc, "groups", groups);
+		      (int)(vm->by_group ? vm->n_tids : vm->n_threads), "ipc", vm->acct.ipc,
+		      "groups", groups);
 	if (o && vm->degraded)
 		json_object_set_new(o, "degraded", json_string(vm->degraded));
-	if (o)
+	if (o) {
 		json_object_set_new(o, "charged_events_total", json_real(vm->events_total));
+		json_object_set_new(o, "counting", json_string(vm->by_group ? "cgroup" : "thread"));
+	}
 	if (o && vm->dom_charged) {
 		json_t *doms = json_array();
 
