@@ -49,7 +49,9 @@ PKGS=(
 	linux-image-amd64 linux-headers-amd64 busybox-static cpio kmod
 	# libraries for libxpv and xpvd
 	libnuma-dev numactl libpfm4-dev libjansson-dev libcmocka-dev
-	libsystemd-dev libvirt-dev libxml2-dev
+	libsystemd-dev libvirt-dev libxml2-dev libhwloc-dev
+	# lstopo, to regenerate the test topologies (kvm/tests/topologies)
+	hwloc
 	# libvirt daemon for integration tests
 	libvirt-daemon-system libvirt-clients
 	# tests and plots

@@ -19,6 +19,7 @@
 #define XPV_ACCOUNT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct acct_sample {
@@ -61,6 +62,29 @@ struct acct_vm {
 double account_llc_cap_act(const struct acct_sample *s);
 /* Fold one vCPU sample of a period of period_ns into the VM sums. */
 void account_add_vcpu(struct acct_vm *vm, const struct acct_sample *s, uint64_t period_ns);
+/* What one sample costs its VM in a period: eq. 3.1 weighted by the share
+ * of the period it ran, i.e. misses per ms of the period (not capped at one
+ * period: see account.c). */
+double account_charge(const struct acct_sample *s, uint64_t period_ns);
+/*
+ * Fold one cgroup's per-CPU samples of a period (counters per cgroup and
+ * CPU) into the VM sums.  charged and cpus_used are the exact sums over
+ * the CPUs, the same as over the group's threads.  llc_cap_act is the
+ * group's misses per ms of its CPU time times max(1, CPUs it used): the
+ * per-thread sum of eq. 3.1 when its threads ran alike (always for
+ * libvirt's one-vCPU groups).
+ */
+void account_add_group(struct acct_vm *vm, const struct acct_sample *per_cpu, size_t n,
+		       uint64_t period_ns);
+/*
+ * Split a period's charge by LLC domain: out[domain[i]] += the charge of
+ * per_cpu[i].  Pollution only hurts VMs sharing the LLC, so this is what a
+ * domain's neighbours suffer.  Samples whose domain is < 0 or >= ndom (a
+ * CPU the topology does not have) are left out of out but still counted in
+ * the returned total, so the caller can tell.
+ */
+double account_split_domains(const struct acct_sample *per_cpu, const int *domain, size_t n,
+			     uint64_t period_ns, double *out, size_t ndom);
 /* Reset the per-period sums before adding vCPUs. */
 void account_begin(struct acct_vm *vm);
 /* Close the period: update quota, state and cap. */

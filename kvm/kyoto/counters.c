@@ -5,11 +5,15 @@
 #include <cpuid.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <hwloc.h>
+#include <linux/magic.h>
+#include <stdbool.h>
 #include <perfmon/pfmlib_perf_event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -31,17 +35,37 @@ struct counters {
 	char how[32]; /* "libpfm", "raw", "generic" */
 	struct evdef ev[R_MAX];
 	int use_ref;
+	enum counters_mode mode;
+	char *cg_mount; /* cpu controller directory (cgroup paths' prefix) */
+	char *perf_root; /* where perf_event sees the same cgroups */
+	unsigned n_cpus;
+	unsigned *cpus; /* online CPUs, where cgroup groups are opened */
+};
+
+/* One perf event group (a thread's, or a cgroup's on one CPU) and the
+ * values of its previous read. */
+struct ev_group {
+	int fd[R_MAX];
+	int idx[R_MAX]; /* position in the group read */
+	int n;
+	uint64_t prev[R_MAX], prev_running, prev_run_ns;
+	int primed;
 };
 
 struct thread_ctr {
 	pid_t tid;
 	char *vm;
-	int fd[R_MAX];
-	int idx[R_MAX]; /* position in the group read */
-	int n;
+	struct ev_group g;
 	int stat_fd; /* /proc/TID/schedstat, kept open: one pread a period */
-	uint64_t prev[R_MAX], prev_running, prev_run_ns;
+	uint64_t prev_run_ns;
 	int primed;
+};
+
+struct cgroup_ctr {
+	char *dir; /* perf_event's view of the cgroup, for messages */
+	unsigned n; /* CPUs */
+	unsigned *cpu;
+	struct ev_group *g;
 };
 
 /* Event strings per libpfm core PMU (thesis: LLC misses + unhalted cycles). */
@@ -247,7 +271,10 @@ static void event_attr(const struct counters *c, int r, struct perf_event_attr *
 		PERF_FORMAT_GROUP | PERF_FORMAT_TOTAL_TIME_ENABLED | PERF_FORMAT_TOTAL_TIME_RUNNING;
 }
 
-static int open_group(struct counters *c, pid_t tid, struct thread_ctr *t, struct xpv_error **err)
+/* pid/cpu/flags as perf_event_open(2): (TID, -1, 0) for a thread,
+ * (cgroup fd, CPU, PERF_FLAG_PID_CGROUP) for a cgroup on one CPU. */
+static int open_group(struct counters *c, pid_t pid, int cpu, unsigned long flags,
+		      struct ev_group *t, struct xpv_error **err)
 {
 	for (int r = 0; r < R_MAX; r++)
 		t->fd[r] = -1;
@@ -258,8 +285,8 @@ static int open_group(struct counters *c, pid_t tid, struct thread_ctr *t, struc
 		if (!c->ev[r].present || (r == R_REF && !c->use_ref))
 			continue;
 		event_attr(c, r, &a);
-		t->fd[r] = perf_event_open(&a, tid, -1, r == R_LLC ? -1 : t->fd[R_LLC],
-					   PERF_FLAG_FD_CLOEXEC);
+		t->fd[r] = perf_event_open(&a, pid, cpu, r == R_LLC ? -1 : t->fd[R_LLC],
+					   flags | PERF_FLAG_FD_CLOEXEC);
 		if (t->fd[r] < 0) {
 			int e = errno;
 
@@ -268,27 +295,186 @@ static int open_group(struct counters *c, pid_t tid, struct thread_ctr *t, struc
 			for (int k = 0; k < R_MAX; k++)
 				if (t->fd[k] >= 0)
 					close(t->fd[k]);
-			return xpv_error_set(err, e,
-					     "perf_event_open(%s = %s, type %u config 0x%llx) "
-					     "for thread %d",
-					     role_name[r], c->ev[r].name, a.type,
-					     (unsigned long long)a.config, (int)tid);
+			return xpv_error_set(
+				err, e,
+				"perf_event_open(%s = %s, type %u config 0x%llx) "
+				"for %s %d%s",
+				role_name[r], c->ev[r].name, a.type, (unsigned long long)a.config,
+				flags & PERF_FLAG_PID_CGROUP ? "cgroup on CPU" : "thread",
+				flags & PERF_FLAG_PID_CGROUP ? cpu : (int)pid,
+				e == EMFILE ? " (out of file descriptors: raise "
+					      "LimitNOFILE)"
+					    : "");
 		}
 		t->idx[r] = t->n++;
 	}
 	return 0;
 }
 
+static void close_group(struct ev_group *g)
+{
+	for (int r = 0; r < R_MAX; r++)
+		if (g->fd[r] >= 0)
+			close(g->fd[r]);
+}
+
+/*
+ * Counts of a group since its previous read.  Both a thread's event and a
+ * cgroup's event on one CPU only advance time_enabled while their tasks
+ * are on that CPU, so time_enabled is the run time, without a /proc read.
+ * Multiplexing: the deltas are extrapolated by enabled / running.
+ */
+static int read_group(struct counters *c, struct ev_group *t, struct acct_sample *d,
+		      const char *what, int id, struct xpv_error **err)
+{
+	uint64_t run_ns, buf[3 + R_MAX], cur[R_MAX] = {0}, running;
+	double scale = 1;
+	ssize_t n;
+
+	memset(d, 0, sizeof(*d));
+	n = read(t->fd[R_LLC], buf, sizeof(buf));
+	if (n < (ssize_t)(3 * sizeof(uint64_t)) || buf[0] != (uint64_t)t->n)
+		return xpv_error_set(err, n < 0 ? errno : EIO, "reading counters of %s %d", what,
+				     id);
+	run_ns = buf[1];
+	running = buf[2];
+	for (int r = 0; r < R_MAX; r++)
+		if (t->fd[r] >= 0)
+			cur[r] = buf[3 + t->idx[r]];
+	if (t->primed) {
+		uint64_t dr = running - t->prev_running;
+
+		d->run_ns = run_ns - t->prev_run_ns;
+		/* Ran, but the group was never scheduled on the PMU: nothing
+		 * to extrapolate from (account.c skips the sample). */
+		d->unmeasured = d->run_ns && !dr;
+		if (dr && d->run_ns > dr)
+			scale = (double)d->run_ns / (double)dr;
+		d->llc_misses = (uint64_t)((cur[R_LLC] - t->prev[R_LLC]) * scale);
+		d->cycles = (uint64_t)((cur[R_CYCLES] - t->prev[R_CYCLES]) * scale);
+		d->instructions = (uint64_t)((cur[R_INSTR] - t->prev[R_INSTR]) * scale);
+		if (c->use_ref && t->fd[R_REF] >= 0) {
+			d->base_cycles = (uint64_t)((cur[R_REF] - t->prev[R_REF]) * scale);
+			d->freq_khz = c->freq_khz;
+		} else {
+			/* time_running is a frequency-independent clock. */
+			d->base_cycles = (uint64_t)(dr * scale);
+			d->freq_khz = 1e6;
+		}
+	}
+	memcpy(t->prev, cur, sizeof(cur));
+	t->prev_running = running;
+	t->prev_run_ns = run_ns;
+	t->primed = 1;
+	return 0;
+}
+
+/* The mount point of a cgroup hierarchy from /proc/self/mountinfo: the
+ * cgroup2 one (fstype "cgroup2"), or the v1 one with option opt. */
+static char *cgroup_mount(const char *fstype, const char *opt)
+{
+	cleanup_file FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[1024];
+
+	if (!f)
+		return NULL;
+	while (fgets(line, sizeof(line), f)) {
+		char mnt[512], type[32], opts[512];
+		const char *sep = strstr(line, " - ");
+
+		if (!sep || sscanf(line, "%*s %*s %*s %*s %511s", mnt) != 1 ||
+		    sscanf(sep + 3, "%31s %*s %511s", type, opts) != 2 || strcmp(type, fstype))
+			continue;
+		if (opt) {
+			bool found = false;
+
+			for (char *save = NULL, *o = strtok_r(opts, ",", &save); o;
+			     o = strtok_r(NULL, ",", &save))
+				found |= !strcmp(o, opt);
+			if (!found)
+				continue;
+		}
+		return strdup(mnt);
+	}
+	return NULL;
+}
+
+/*
+ * Per-cgroup counting needs the cgroup as perf_event sees it: the cpu
+ * controller's own directory on cgroup v2; on v1 the same path in the
+ * perf_event hierarchy, or in the unified (v2) hierarchy of a hybrid
+ * setup, where perf_event is bound when it has no v1 mount.
+ */
+static int setup_cgroup_mode(struct counters *c, const struct counters_opts *o,
+			     struct xpv_error **err)
+{
+	hwloc_bitmap_t online;
+	cleanup_free char *buf = NULL;
+	struct statfs fs;
+	int cpu;
+
+	if (c->source == CTR_SYNTHETIC)
+		return xpv_error_set(err, 0,
+				     "kyoto.counters.mode \"cgroup\" needs perf counters; "
+				     "the synthetic source is per thread");
+	if (!o->cg_mount || statfs(o->cg_mount, &fs) < 0 ||
+	    (fs.f_type != CGROUP2_SUPER_MAGIC && fs.f_type != CGROUP_SUPER_MAGIC))
+		return xpv_error_set(err, 0,
+				     "kyoto.counters.mode \"cgroup\": `%s` is not a cgroup "
+				     "file system",
+				     o->cg_mount ? o->cg_mount : "(none)");
+	if (fs.f_type == CGROUP2_SUPER_MAGIC)
+		c->perf_root = strdup(o->cg_mount);
+	else if (!(c->perf_root = cgroup_mount("cgroup", "perf_event")))
+		/* Hybrid: a VM's v1 directories (libvirt's vcpuN) need not
+		 * exist there; kyoto.c then counts that VM per thread. */
+		c->perf_root = cgroup_mount("cgroup2", NULL);
+	if (!c->perf_root)
+		return xpv_error_set(err, 0,
+				     "kyoto.counters.mode \"cgroup\": no perf_event cgroup "
+				     "hierarchy (v1 perf_event, or v2) is mounted");
+	c->cg_mount = strdup(o->cg_mount);
+	if (xpv_read_file("/sys/devices/system/cpu/online", &buf, err) < 0)
+		return -1;
+	online = hwloc_bitmap_alloc();
+	if (!c->cg_mount || !online || hwloc_bitmap_list_sscanf(online, buf) < 0 ||
+	    hwloc_bitmap_weight(online) <= 0) {
+		hwloc_bitmap_free(online);
+		return xpv_error_set(err, c->cg_mount ? EINVAL : ENOMEM,
+				     "parsing the online CPUs `%s`", buf);
+	}
+	c->cpus = calloc((size_t)hwloc_bitmap_weight(online), sizeof(*c->cpus));
+	if (!c->cpus) {
+		hwloc_bitmap_free(online);
+		return xpv_error_set(err, ENOMEM, "counters");
+	}
+	hwloc_bitmap_foreach_begin(cpu, online)
+	{
+		c->cpus[c->n_cpus++] = (unsigned)cpu;
+	}
+	hwloc_bitmap_foreach_end();
+	hwloc_bitmap_free(online);
+	c->mode = CTR_MODE_CGROUP;
+	return 0;
+}
+
 int counters_init(struct counters **out, const struct counters_opts *o, struct xpv_error **err)
 {
 	struct counters *c = calloc(1, sizeof(*c));
-	struct thread_ctr probe;
+	struct ev_group probe;
 
 	if (!c)
 		return xpv_error_set(err, ENOMEM, "counters");
 	c->source = o->source;
+	c->mode = CTR_MODE_THREAD;
 	c->freq_khz = o->freq_khz > 0 ? o->freq_khz : detect_tsc_khz();
 	if (o->source == CTR_SYNTHETIC) {
+		if (o->mode == CTR_MODE_CGROUP) {
+			free(c);
+			return xpv_error_set(err, 0,
+					     "kyoto.counters.mode \"cgroup\" needs perf "
+					     "counters; the synthetic source is per thread");
+		}
 		c->synthetic_dir =
 			strdup(o->synthetic_dir ? o->synthetic_dir : "/run/xpvd/synthetic");
 		snprintf(c->pmu, sizeof(c->pmu), "none");
@@ -312,7 +498,7 @@ int counters_init(struct counters **out, const struct counters_opts *o, struct x
 	/* Probe on ourselves so a machine without a PMU fails here, with
 	 * one clear message, and not once per vCPU. */
 	memset(&probe, 0, sizeof(probe));
-	if (open_group(c, 0, &probe, err) < 0) {
+	if (open_group(c, 0, -1, 0, &probe, err) < 0) {
 		int e = (*err)->status;
 
 		/* Say what the operator can do; test-only sources are not an
@@ -342,6 +528,15 @@ int counters_init(struct counters **out, const struct counters_opts *o, struct x
 	for (int r = 0; r < R_MAX; r++)
 		if (probe.fd[r] >= 0)
 			close(probe.fd[r]);
+	if (o->mode != CTR_MODE_THREAD && setup_cgroup_mode(c, o, err) < 0) {
+		if (o->mode == CTR_MODE_CGROUP) {
+			counters_free(c);
+			return -1;
+		}
+		/* auto: per-thread counting works everywhere perf does. */
+		xpv_error_free(err);
+		c->mode = CTR_MODE_THREAD;
+	}
 	*out = c;
 	return 0;
 }
@@ -351,6 +546,9 @@ void counters_free(struct counters *c)
 	if (!c)
 		return;
 	free(c->synthetic_dir);
+	free(c->cg_mount);
+	free(c->perf_root);
+	free(c->cpus);
 	free(c);
 }
 
@@ -382,7 +580,7 @@ int counters_open(struct counters *c, pid_t tid, const char *vm, struct thread_c
 	t->tid = tid;
 	t->vm = strdup(vm);
 	for (int r = 0; r < R_MAX; r++)
-		t->fd[r] = -1;
+		t->g.fd[r] = -1;
 	t->stat_fd = -1;
 	if (c->source == CTR_SYNTHETIC) {
 		char path[64];
@@ -394,7 +592,7 @@ int counters_open(struct counters *c, pid_t tid, const char *vm, struct thread_c
 			counters_close(t);
 			return -1;
 		}
-	} else if (open_group(c, tid, t, err) < 0) {
+	} else if (open_group(c, tid, -1, 0, &t->g, err) < 0) {
 		counters_close(t);
 		return -1;
 	}
@@ -406,9 +604,7 @@ void counters_close(struct thread_ctr *t)
 {
 	if (!t)
 		return;
-	for (int r = 0; r < R_MAX; r++)
-		if (t->fd[r] >= 0)
-			close(t->fd[r]);
+	close_group(&t->g);
 	if (t->stat_fd >= 0)
 		close(t->stat_fd);
 	free(t->vm);
@@ -434,8 +630,7 @@ static double synthetic_rate(struct counters *c, const char *vm)
 int counters_read(struct counters *c, struct thread_ctr *t, struct acct_sample *d,
 		  struct xpv_error **err)
 {
-	uint64_t run_ns, buf[3 + R_MAX], cur[R_MAX] = {0}, running;
-	double scale = 1;
+	uint64_t run_ns;
 	ssize_t n;
 
 	memset(d, 0, sizeof(*d));
@@ -460,51 +655,23 @@ int counters_read(struct counters *c, struct thread_ctr *t, struct acct_sample *
 		t->primed = 1;
 		return 0;
 	}
-	n = read(t->fd[R_LLC], buf, sizeof(buf));
-	if (n < (ssize_t)(3 * sizeof(uint64_t)) || buf[0] != (uint64_t)t->n)
-		return xpv_error_set(err, n < 0 ? errno : EIO, "reading counters of thread %d",
-				     (int)t->tid);
-	/* A per-task event's enabled time only advances while the task is
-	 * on a CPU: it is the thread's run time, without a /proc read. */
-	run_ns = buf[1];
-	running = buf[2];
-	for (int r = 0; r < R_MAX; r++)
-		if (t->fd[r] >= 0)
-			cur[r] = buf[3 + t->idx[r]];
-	if (t->primed) {
-		uint64_t dr = running - t->prev_running;
-
-		d->run_ns = run_ns - t->prev_run_ns;
-		/* Ran, but the group was never scheduled on the PMU: nothing
-		 * to extrapolate from (account.c skips the sample). */
-		d->unmeasured = d->run_ns && !dr;
-		/* Multiplexing: extrapolate the deltas to the on-CPU time. */
-		if (dr && d->run_ns > dr)
-			scale = (double)d->run_ns / (double)dr;
-		d->llc_misses = (uint64_t)((cur[R_LLC] - t->prev[R_LLC]) * scale);
-		d->cycles = (uint64_t)((cur[R_CYCLES] - t->prev[R_CYCLES]) * scale);
-		d->instructions = (uint64_t)((cur[R_INSTR] - t->prev[R_INSTR]) * scale);
-		if (c->use_ref && t->fd[R_REF] >= 0) {
-			d->base_cycles = (uint64_t)((cur[R_REF] - t->prev[R_REF]) * scale);
-			d->freq_khz = c->freq_khz;
-		} else {
-			/* time_running is a frequency-independent clock. */
-			d->base_cycles = (uint64_t)(dr * scale);
-			d->freq_khz = 1e6;
-		}
-	}
-	memcpy(t->prev, cur, sizeof(cur));
-	t->prev_running = running;
-	t->prev_run_ns = run_ns;
-	t->primed = 1;
-	return 0;
+	return read_group(c, &t->g, d, "thread", (int)t->tid, err);
 }
 
 json_t *counters_describe(const struct counters *c)
 {
 	json_t *o = json_object(), *arr = json_array();
 
-	json_object_set_new(o, "source", json_string(c->source == CTR_PERF ? "perf" : "synthetic"));
+	json_object_set_new(o, "source",
+			    json_string(c->source == CTR_PERF	    ? "perf"
+					: c->source == CTR_SOFTWARE ? "software"
+								    : "synthetic"));
+	json_object_set_new(o, "mode",
+			    json_string(c->mode == CTR_MODE_CGROUP ? "cgroup" : "thread"));
+	if (c->mode == CTR_MODE_CGROUP) {
+		json_object_set_new(o, "perf_cgroup_root", json_string(c->perf_root));
+		json_object_set_new(o, "cpus", json_integer(c->n_cpus));
+	}
 	json_object_set_new(o, "pmu", json_string(c->pmu));
 	json_object_set_new(o, "encoding", json_string(c->how));
 	json_object_set_new(o, "freq_khz", json_real(c->freq_khz));
@@ -532,4 +699,81 @@ json_t *counters_describe(const struct counters *c)
 	}
 	json_object_set_new(o, "events", arr);
 	return o;
+}
+
+enum counters_mode counters_mode(const struct counters *c)
+{
+	return c->mode;
+}
+
+int counters_open_cgroup(struct counters *c, const char *dir, struct cgroup_ctr **out,
+			 struct xpv_error **err)
+{
+	size_t ml = strlen(c->cg_mount);
+	struct cgroup_ctr *g;
+	cleanup_close int fd = -1;
+
+	if (c->mode != CTR_MODE_CGROUP)
+		return xpv_error_set(err, EINVAL, "counters are not per cgroup");
+	if (strncmp(dir, c->cg_mount, ml) || (dir[ml] && dir[ml] != '/'))
+		return xpv_error_set(err, EINVAL, "cgroup `%s` is not under `%s`", dir,
+				     c->cg_mount);
+	g = calloc(1, sizeof(*g));
+	if (!g)
+		return xpv_error_set(err, ENOMEM, "counters");
+	if (asprintf(&g->dir, "%s%s", c->perf_root, dir + ml) < 0) {
+		free(g);
+		return xpv_error_set(err, ENOMEM, "counters");
+	}
+	g->cpu = calloc(c->n_cpus, sizeof(*g->cpu));
+	g->g = calloc(c->n_cpus, sizeof(*g->g));
+	fd = open(g->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (!g->cpu || !g->g || fd < 0) {
+		int e = !g->cpu || !g->g ? ENOMEM : errno;
+
+		xpv_error_set(err, e, "opening cgroup `%s` for perf_event", g->dir);
+		counters_close_cgroup(g);
+		return -1;
+	}
+	for (unsigned i = 0; i < c->n_cpus; i++) {
+		if (open_group(c, fd, (int)c->cpus[i], PERF_FLAG_PID_CGROUP, &g->g[g->n], err) <
+		    0) {
+			xpv_error_wrap(err, "cgroup `%s`", g->dir);
+			counters_close_cgroup(g);
+			return -1;
+		}
+		g->cpu[g->n++] = c->cpus[i];
+	}
+	*out = g;
+	return 0;
+}
+
+int counters_read_cgroup(struct counters *c, struct cgroup_ctr *g, struct acct_sample *delta,
+			 unsigned *cpu, unsigned max, struct xpv_error **err)
+{
+	unsigned n = g->n < max ? g->n : max;
+
+	for (unsigned i = 0; i < n; i++) {
+		if (read_group(c, &g->g[i], &delta[i], "cgroup on CPU", (int)g->cpu[i], err) < 0)
+			return xpv_error_wrap(err, "cgroup `%s`", g->dir);
+		cpu[i] = g->cpu[i];
+	}
+	return (int)n;
+}
+
+void counters_close_cgroup(struct cgroup_ctr *g)
+{
+	if (!g)
+		return;
+	for (unsigned i = 0; i < g->n; i++)
+		close_group(&g->g[i]);
+	free(g->g);
+	free(g->cpu);
+	free(g->dir);
+	free(g);
+}
+
+unsigned counters_n_cpus(const struct counters *c)
+{
+	return c->mode == CTR_MODE_CGROUP ? c->n_cpus : 0;
 }

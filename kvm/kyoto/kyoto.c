@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The Kyoto controller: LLC pollution permits paid with CPU time.
- * Measures every vCPU thread (counters.c), runs the thesis' accounting
+ * Measures every vCPU thread, or every VM cgroup on every CPU (counters.c;
+ * the per-CPU counts are also split by LLC domain, topology.c), runs the
+ * thesis' accounting
  * (account.c) per VM and turns the resulting CPU cap into CFS bandwidth
  * limits on the VM's cgroups (enforce.c), saving the original values in
  * the state file before the first write (state.c).
@@ -13,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 
 #include "account.h"
 #include "controller.h"
@@ -20,6 +23,7 @@
 #include "libvirt_meta.h"
 #include "libvirt_session.h"
 #include "prom.h"
+#include "topology.h"
 #include "util.h"
 
 struct kthread {
@@ -40,6 +44,7 @@ struct kgroup {
 	char *dir;
 	bool held; /* xpvd's value is in the cgroup, the original in the state */
 	struct cfs_bw wrote; /* what xpvd last wrote, while held */
+	struct cgroup_ctr *ctr; /* counters mode cgroup */
 };
 
 struct kvm {
@@ -59,6 +64,12 @@ struct kvm {
 	uint64_t meta_gen; /* session generation of the metadata last read */
 	double meta_permit; /* < 0: none */
 	int seen;
+	size_t n_tids; /* threads in its groups, as discovered */
+	double events_total; /* charged x period: events charged since start */
+	double *dom_charged; /* [n_dom] last period, counters mode cgroup */
+	double *dom_events; /* [n_dom] events charged since start */
+	bool by_group; /* counted per (cgroup, CPU), else per thread */
+	bool groups_failed; /* mode auto: perf cannot see its cgroups */
 };
 
 struct kyoto {
@@ -77,6 +88,19 @@ struct kyoto {
 	struct kvm *vms;
 	uint64_t ticks;
 	uint64_t adopted; /* outside changes adopted as the original */
+	/* CPU time (this thread's, not wall) spent in kyoto_tick: what
+	 * monitoring and accounting cost, without discovery and wake-ups */
+	uint64_t tick_cpu_ns;
+	/* mode auto with per-cgroup counting available: choose per VM */
+	bool adaptive;
+	struct topology *topo;
+	size_t n_dom;
+	double *dom_charged; /* [n_dom] all VMs, last period */
+	/* counters mode cgroup: per-CPU samples of one group, and the LLC
+	 * domain of each of the counters' CPUs */
+	struct acct_sample *cpu_sample;
+	unsigned *cpu_id;
+	int *cpu_dom;
 };
 
 static void vlog(struct kvm *vm, const char *what, struct xpv_error **e)
@@ -94,6 +118,25 @@ static void vlog(struct kvm *vm, const char *what, struct xpv_error **e)
 	xpv_error_free(e);
 }
 
+/* The LLC domain of each CPU the counters count on, and the buffers of
+ * one group's per-CPU read. */
+static int setup_domains(struct kyoto *k, struct xpv_error **err)
+{
+	unsigned n = counters_n_cpus(k->ctr);
+	k->n_dom = topology_n_domains(k->topo);
+	k->dom_charged = calloc(k->n_dom, sizeof(*k->dom_charged));
+	if (!k->dom_charged)
+		return xpv_error_set(err, ENOMEM, "kyoto");
+	if (!n)
+		return 0;
+	k->cpu_sample = calloc(n, sizeof(*k->cpu_sample));
+	k->cpu_id = calloc(n, sizeof(*k->cpu_id));
+	k->cpu_dom = calloc(n, sizeof(*k->cpu_dom));
+	if (!k->cpu_sample || !k->cpu_id || !k->cpu_dom)
+		return xpv_error_set(err, ENOMEM, "kyoto");
+	return 0;
+}
+
 static int parse_config(struct kyoto *k, json_t *sec, struct xpv_error **err)
 {
 	static const struct cfg_key keys[] = {
@@ -108,15 +151,18 @@ static int parse_config(struct kyoto *k, json_t *sec, struct xpv_error **err)
 		{"libvirt_uri", CFG_STR, 0, 0},
 		{"throttle_period_us", CFG_INT, 0, CFS_MAX_PERIOD_US},
 		{"counters", CFG_OBJ, 0, 0},
+		{"test_topology_xml", CFG_STR, 0, 0},
 		{NULL, 0, 0, 0},
 	};
 	static const struct cfg_key ckeys[] = {
 		{"source", CFG_STR, 0, 0},
 		{"synthetic_dir", CFG_STR, 0, 0},
 		{"freq_khz", CFG_NUM, 0, 1e8},
+		{"mode", CFG_STR, 0, 0},
 		{NULL, 0, 0, 0},
 	};
-	struct counters_opts co = {CTR_PERF, NULL, 0};
+	struct counters_opts co = {CTR_PERF, NULL, 0, CTR_MODE_AUTO, k->host->mount};
+	const char *xml = NULL;
 	json_t *v, *c;
 	const char *key;
 	int ret;
@@ -210,13 +256,40 @@ static int parse_config(struct kyoto *k, json_t *sec, struct xpv_error **err)
 						     "an absolute path");
 			if ((v = json_object_get(c, "freq_khz")))
 				co.freq_khz = json_number_value(v);
+			src = json_string_value(json_object_get(c, "mode"));
+			if (src && !strcmp(src, "thread"))
+				co.mode = CTR_MODE_THREAD;
+			else if (src && !strcmp(src, "cgroup"))
+				co.mode = CTR_MODE_CGROUP;
+			else if (src && strcmp(src, "auto"))
+				return xpv_error_set(err, 0,
+						     "kyoto.counters.mode: `%s` is not "
+						     "\"auto\", \"cgroup\" or \"thread\"",
+						     src);
 		}
+		xml = json_string_value(json_object_get(sec, "test_topology_xml"));
 	}
+	if (xml) {
+		if (xml[0] != '/')
+			return xpv_error_set(err, 0,
+					     "kyoto.test_topology_xml: must be an absolute path");
+		/* Test-only: the LLC domains of another machine. */
+		fprintf(stderr,
+			"xpvd: kyoto: TEST ONLY: LLC domains from topology XML `%s`, "
+			"not from this host (kyoto.test_topology_xml)\n",
+			xml);
+	}
+	ret = topology_load(&k->topo, xml, err);
+	if (ret < 0)
+		return xpv_error_wrap(err, "kyoto: host topology");
 	if (!k->libvirt_uri)
 		k->libvirt_uri = strdup("qemu:///system");
 	if (!k->enabled)
 		return 0; /* no counters, no cgroup writes */
-	return counters_init(&k->ctr, &co, err);
+	if (counters_init(&k->ctr, &co, err) < 0)
+		return -1;
+	k->adaptive = co.mode == CTR_MODE_AUTO && counters_mode(k->ctr) == CTR_MODE_CGROUP;
+	return setup_domains(k, err);
 }
 
 static void kyoto_shutdown(void *priv);
@@ -318,10 +391,13 @@ static void free_vm(struct kyoto *k, struct kvm *vm, bool restore)
 	for (size_t i = 0; i < vm->n_groups; i++) {
 		if (restore)
 			restore_group(k, vm, &vm->groups[i]);
+		counters_close_cgroup(vm->groups[i].ctr);
 		free(vm->groups[i].dir);
 	}
 	for (size_t i = 0; i < vm->n_threads; i++)
 		counters_close(vm->threads[i].ctr);
+	free(vm->dom_charged);
+	free(vm->dom_events);
 	free(vm->groups);
 	free(vm->threads);
 	free(vm->degraded);
@@ -376,6 +452,7 @@ static void sync_groups(struct kyoto *k, struct kvm *vm, const struct xpv_vm *d)
 			else if (state_forget(k->host->state, vm->groups[i].dir, &e) < 0)
 				vlog(vm, "forgetting CPU bandwidth", &e);
 		}
+		counters_close_cgroup(vm->groups[i].ctr);
 		free(vm->groups[i].dir);
 		vm->groups[i] = vm->groups[--vm->n_groups];
 	}
@@ -394,6 +471,7 @@ static void sync_groups(struct kyoto *k, struct kvm *vm, const struct xpv_vm *d)
 		vm->groups = ng;
 		ng[vm->n_groups].dir = strdup(d->groups[j].dir);
 		ng[vm->n_groups].held = false;
+		ng[vm->n_groups].ctr = NULL;
 		if (ng[vm->n_groups].dir)
 			vm->n_groups++;
 	}
@@ -433,6 +511,10 @@ static void sync_threads(struct kyoto *k, struct kvm *vm, const struct xpv_vm *d
 				xpv_error_free(&e);
 				continue;
 			}
+			/* Prime now: the next read covers everything since the
+			 * open, so a new thread's first period is charged. */
+			counters_read(k->ctr, nt->ctr, &(struct acct_sample){0}, &e);
+			xpv_error_free(&e);
 			vm->n_threads++;
 		}
 	}
@@ -563,17 +645,185 @@ static void refresh_metadata(struct kyoto *k, struct kvm *vm)
 	vm->meta_permit = ret ? p : -1;
 }
 
+static void measure_threads(struct kyoto *k, struct kvm *vm, uint64_t period_ns)
+{
+	for (size_t t = 0; t < vm->n_threads; t++) {
+		struct acct_sample s;
+		struct xpv_error *e = NULL;
+
+		if (counters_read(k->ctr, vm->threads[t].ctr, &s, &e) < 0) {
+			xpv_error_free(&e); /* thread exited */
+			continue;
+		}
+		if (!s.run_ns && thread_replaced(&vm->threads[t])) {
+			/* dead, its tid maybe reused: reopened next period */
+			counters_close(vm->threads[t].ctr);
+			vm->threads[t--] = vm->threads[--vm->n_threads];
+			continue;
+		}
+		account_add_vcpu(&vm->acct, &s, period_ns);
+	}
+}
+
+/*
+ * Counters per (cgroup, CPU): one read per group and CPU, whatever the
+ * number of threads.  The per-CPU charges are also summed per LLC domain.
+ */
+static int measure_groups(struct kyoto *k, struct kvm *vm, uint64_t period_ns)
+{
+	unsigned ncpu = counters_n_cpus(k->ctr);
+	int ret = 0;
+
+	if (!vm->dom_charged) {
+		vm->dom_charged = calloc(k->n_dom, sizeof(*vm->dom_charged));
+		vm->dom_events = calloc(k->n_dom, sizeof(*vm->dom_events));
+		if (!vm->dom_charged || !vm->dom_events) {
+			free(vm->dom_charged);
+			free(vm->dom_events);
+			vm->dom_charged = vm->dom_events = NULL;
+			return 0;
+		}
+	}
+	for (size_t d = 0; d < k->n_dom; d++)
+		vm->dom_charged[d] = 0;
+	for (size_t i = 0; i < vm->n_groups; i++) {
+		struct kgroup *g = &vm->groups[i];
+		struct xpv_error *e = NULL;
+		int n;
+
+		/* Opened here, so a group that failed (EMFILE, a cgroup not
+		 * yet in perf_event's hierarchy) is retried every period. */
+		if (!g->ctr && counters_open_cgroup(k->ctr, g->dir, &g->ctr, &e) < 0) {
+			if (k->adaptive) {
+				/* e.g. libvirt's vcpuN, absent from the
+				 * unified hierarchy of a hybrid host */
+				if (!vm->groups_failed)
+					fprintf(stderr,
+						"xpvd: kyoto: vm %s: counting per thread: %s: "
+						"%s\n",
+						vm->name, e->msg, strerror(e->status));
+				xpv_error_free(&e);
+				vm->groups_failed = true;
+				ret = -1;
+				continue;
+			}
+			vlog(vm, "opening counters", &e);
+			continue;
+		}
+		n = counters_read_cgroup(k->ctr, g->ctr, k->cpu_sample, k->cpu_id, ncpu, &e);
+		if (n < 0) {
+			/* The cgroup went away; sync_groups drops it next. */
+			vlog(vm, "reading counters", &e);
+			counters_close_cgroup(g->ctr);
+			g->ctr = NULL;
+			continue;
+		}
+		for (int c = 0; c < n; c++)
+			k->cpu_dom[c] = topology_cpu_domain(k->topo, k->cpu_id[c]);
+		account_add_group(&vm->acct, k->cpu_sample, (size_t)n, period_ns);
+		account_split_domains(k->cpu_sample, k->cpu_dom, (size_t)n, period_ns,
+				      vm->dom_charged, k->n_dom);
+	}
+	return ret;
+}
+
+static void close_thread_counters(struct kvm *vm)
+{
+	for (size_t i = 0; i < vm->n_threads; i++)
+		counters_close(vm->threads[i].ctr);
+	vm->n_threads = 0;
+}
+
+static void close_group_counters(struct kvm *vm)
+{
+	for (size_t i = 0; i < vm->n_groups; i++) {
+		counters_close_cgroup(vm->groups[i].ctr);
+		vm->groups[i].ctr = NULL;
+	}
+}
+
+/*
+ * Per (cgroup, CPU) costs groups x CPUs reads a period, per thread one
+ * read a thread: in mode auto each VM gets the cheaper one (a VM of few
+ * vCPUs on a host of many CPUs is cheaper per thread; per-thread counting
+ * has no LLC-domain split).  Hysteresis keeps a VM whose thread count
+ * wobbles from switching back and forth.
+ */
+static bool want_groups(struct kyoto *k, struct kvm *vm)
+{
+	size_t reads = vm->n_groups * counters_n_cpus(k->ctr);
+
+	if (counters_mode(k->ctr) != CTR_MODE_CGROUP || vm->groups_failed)
+		return false;
+	if (!k->adaptive)
+		return true;
+	return vm->by_group ? reads <= 2 * vm->n_tids : reads <= vm->n_tids;
+}
+
+/*
+ * Measure a VM in its method; on a switch, the old method is read one last
+ * time before the new one is opened and primed, so the events of the
+ * period are charged once and none is lost.
+ */
+static void measure_vm(struct kyoto *k, struct kvm *vm, const struct xpv_vm *d, uint64_t period_ns)
+{
+	bool groups = want_groups(k, vm);
+
+	if (groups && !vm->by_group) {
+		if (vm->n_threads) {
+			sync_threads(k, vm, d);
+			measure_threads(k, vm, period_ns);
+			close_thread_counters(vm);
+		}
+		vm->by_group = true;
+		if (measure_groups(k, vm, period_ns) < 0) {
+			/* nothing was counted per group: back to threads */
+			close_group_counters(vm);
+			vm->by_group = false;
+			sync_threads(k, vm, d);
+		}
+	} else if (!groups && vm->by_group) {
+		measure_groups(k, vm, period_ns);
+		close_group_counters(vm);
+		vm->by_group = false;
+		sync_threads(k, vm, d);
+	} else if (groups) {
+		measure_groups(k, vm, period_ns);
+	} else {
+		sync_threads(k, vm, d);
+		measure_threads(k, vm, period_ns);
+	}
+}
+
+/* After account_end (which may exempt a VM): the domain figures follow
+ * what was actually charged. */
+static void close_domains(struct kyoto *k, struct kvm *vm, uint64_t period_ns)
+{
+	if (!vm->dom_charged)
+		return;
+	for (size_t d = 0; d < k->n_dom; d++) {
+		if (vm->acct.charged <= 0 || !vm->by_group)
+			vm->dom_charged[d] = 0;
+		vm->dom_events[d] += vm->dom_charged[d] * (double)period_ns / 1e6;
+		k->dom_charged[d] += vm->dom_charged[d];
+	}
+}
+
 static int kyoto_tick(void *priv, const struct xpv_vm_list *vms, uint64_t period_ns,
 		      struct xpv_error **err)
 {
 	struct kyoto *k = priv;
+	struct timespec t0, t1;
 
 	(void)err;
 	if (!k->enabled)
 		return 0;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
 	k->ticks++;
 	for (size_t i = 0; i < k->n; i++)
 		k->vms[i].seen = 0;
+	for (size_t d = 0; d < k->n_dom; d++)
+		k->dom_charged[d] = 0;
 	for (size_t i = 0; i < vms->n; i++) {
 		const struct xpv_vm *d = &vms->vms[i];
 		struct kvm *vm = find_discovered(k, d);
@@ -600,29 +850,18 @@ static int kyoto_tick(void *priv, const struct xpv_vm_list *vms, uint64_t period
 		}
 		vm->seen = 1;
 		vm->nvcpus = d->nvcpus;
+		vm->n_tids = 0;
+		for (size_t g = 0; g < d->n_groups; g++)
+			vm->n_tids += d->groups[g].n_tids;
 		sync_groups(k, vm, d);
-		sync_threads(k, vm, d);
 		refresh_metadata(k, vm);
 
 		account_begin(&vm->acct);
-		for (size_t t = 0; t < vm->n_threads; t++) {
-			struct acct_sample s;
-			struct xpv_error *e = NULL;
-
-			if (counters_read(k->ctr, vm->threads[t].ctr, &s, &e) < 0) {
-				xpv_error_free(&e); /* thread exited */
-				continue;
-			}
-			if (!s.run_ns && thread_replaced(&vm->threads[t])) {
-				/* dead, its tid maybe reused: reopened next period */
-				counters_close(vm->threads[t].ctr);
-				vm->threads[t--] = vm->threads[--vm->n_threads];
-				continue;
-			}
-			account_add_vcpu(&vm->acct, &s, period_ns);
-		}
+		measure_vm(k, vm, d, period_ns);
 		vm->acct.permit = resolve_permit(k, vm);
 		account_end(&vm->acct, &k->params, vm->nvcpus);
+		vm->events_total += vm->acct.charged * (double)period_ns / 1e6;
+		close_domains(k, vm, period_ns);
 		enforce_vm(k, vm);
 	}
 	for (size_t i = 0; i < k->n;) {
@@ -634,6 +873,9 @@ static int kyoto_tick(void *priv, const struct xpv_vm_list *vms, uint64_t period
 		free_vm(k, &k->vms[i], true);
 		k->vms[i] = k->vms[--k->n];
 	}
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+	k->tick_cpu_ns +=
+		(uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000ll + (t1.tv_nsec - t0.tv_nsec));
 	return 0;
 }
 
@@ -666,13 +908,28 @@ static json_t *vm_status(struct kyoto *k, struct kvm *vm)
 		      "state", account_state_name(vm->acct.state), "punished",
 		      (json_int_t)vm->acct.punished, "over_periods",
 		      (json_int_t)vm->acct.over_periods, "cpu_cap", cpus, "cpus_used",
-		      vm->acct.cpus_used, "vcpus", vm->nvcpus, "threads", (int)vm->n_threads, "ipc",
-		      vm->acct.ipc, "groups", groups);
+		      vm->acct.cpus_used, "vcpus", vm->nvcpus, "threads",
+		      (int)(vm->by_group ? vm->n_tids : vm->n_threads), "ipc", vm->acct.ipc,
+		      "groups", groups);
 	if (o && vm->degraded)
 		json_object_set_new(o, "degraded", json_string(vm->degraded));
 	if (o && vm->domain) {
 		json_object_set_new(o, "domain", json_string(vm->domain));
 		json_object_set_new(o, "uuid", json_string(vm->uuid));
+	}
+	if (o) {
+		json_object_set_new(o, "charged_events_total", json_real(vm->events_total));
+		json_object_set_new(o, "counting", json_string(vm->by_group ? "cgroup" : "thread"));
+	}
+	if (o && vm->dom_charged) {
+		json_t *doms = json_array();
+
+		for (size_t d = 0; d < k->n_dom; d++)
+			json_array_append_new(doms,
+					      json_pack("{s:i, s:f, s:f}", "domain", (int)d,
+							"charged", vm->dom_charged[d],
+							"charged_events_total", vm->dom_events[d]));
+		json_object_set_new(o, "domains", doms);
 	}
 	return o;
 }
@@ -682,12 +939,74 @@ static json_t *kyoto_status(void *priv)
 	struct kyoto *k = priv;
 	json_t *arr = json_array();
 
+	json_t *topo = topology_describe(k->topo);
+	json_t *doms = json_object_get(topo, "llc_domains");
+	size_t d;
+	json_t *dom;
+
 	for (size_t i = 0; i < k->n; i++)
 		json_array_append_new(arr, vm_status(k, &k->vms[i]));
-	return json_pack("{s:b, s:o, s:o, s:b, s:I, s:o}", "enabled", k->enabled, "vms", arr,
-			 "counters", k->ctr ? counters_describe(k->ctr) : json_null(), "test_mode",
-			 xpv_test_mode(), "adopted_outside_changes", (json_int_t)k->adopted,
-			 "libvirt", libvirt_session_status(k->lv));
+	/* Per domain, what all VMs charged: what that LLC's tenants suffer.
+	 * Known only when counting per cgroup and CPU. */
+	json_array_foreach (doms, d, dom)
+		json_object_set_new(dom, "charged",
+				    k->ctr && counters_mode(k->ctr) == CTR_MODE_CGROUP
+					    ? json_real(k->dom_charged[d])
+					    : json_null());
+	return json_pack("{s:b, s:o, s:o, s:b, s:I, s:o, s:o, s:f}", "enabled", k->enabled, "vms",
+			 arr, "counters", k->ctr ? counters_describe(k->ctr) : json_null(),
+			 "test_mode", xpv_test_mode(), "adopted_outside_changes",
+			 (json_int_t)k->adopted, "libvirt", libvirt_session_status(k->lv), "topology",
+			 topo, "tick_cpu_seconds", (double)k->tick_cpu_ns / 1e9);
+}
+
+/* Per-LLC-domain figures (the split needs counters per cgroup and CPU). */
+static void domain_metrics(struct kyoto *k, struct prom_set *set)
+{
+	char dom[24];
+
+	prom_set_add(set, "xpvd_kyoto_tick_cpu_seconds_total",
+		     "CPU time of Kyoto's periods (counters, accounting, enforcement)", NULL,
+		     (double)k->tick_cpu_ns / 1e9);
+	for (size_t i = 0; i < k->n; i++) {
+		const char *labels[] = {"vm", k->vms[i].name, NULL};
+
+		prom_set_add(set, "xpvd_kyoto_charged_events_total",
+			     "Events (LLC misses) charged since start", labels,
+			     k->vms[i].events_total);
+	}
+	for (size_t d = 0; d < k->n_dom; d++) {
+		const char *labels[] = {"domain", dom, "cpus",
+					topology_domain_cpus(k->topo, (unsigned)d), "nodes",
+					topology_domain_nodes(k->topo, (unsigned)d), NULL};
+
+		snprintf(dom, sizeof(dom), "%zu", d);
+		prom_set_add(set, "xpvd_llc_domain_info",
+			     "LLC domains (CPUs sharing a last-level cache)", labels, 1);
+	}
+	if (!k->ctr || counters_mode(k->ctr) != CTR_MODE_CGROUP)
+		return;
+	for (size_t d = 0; d < k->n_dom; d++) {
+		const char *labels[] = {"domain", dom, NULL};
+
+		snprintf(dom, sizeof(dom), "%zu", d);
+		prom_set_add(set, "xpvd_kyoto_domain_pollution",
+			     "Pollution charged in the LLC domain last period, all VMs (misses/ms)",
+			     labels, k->dom_charged[d]);
+	}
+	for (size_t i = 0; i < k->n; i++)
+		for (size_t d = 0; k->vms[i].dom_charged && d < k->n_dom; d++) {
+			const char *labels[] = {"vm", k->vms[i].name, "domain", dom, NULL};
+
+			snprintf(dom, sizeof(dom), "%zu", d);
+			prom_set_add(set, "xpvd_kyoto_domain_charged",
+				     "Pollution charged to the VM in the LLC domain last period "
+				     "(misses/ms)",
+				     labels, k->vms[i].dom_charged[d]);
+			prom_set_add(set, "xpvd_kyoto_domain_charged_events_total",
+				     "Events charged to the VM in the LLC domain since start", labels,
+				     k->vms[i].dom_events[d]);
+		}
 }
 
 static void kyoto_metrics(void *priv, FILE *f)
@@ -725,6 +1044,7 @@ static void kyoto_metrics(void *priv, FILE *f)
 		for (size_t m = 0; m < 8; m++)
 			prom_set_add(set, help[m][0], help[m][1], labels, v[m]);
 	}
+	domain_metrics(k, set);
 	prom_set_write(set, f);
 }
 
@@ -777,6 +1097,11 @@ static void kyoto_shutdown(void *priv)
 	free(k->vms);
 	counters_free(k->ctr);
 	libvirt_session_put(k->lv);
+	topology_free(k->topo);
+	free(k->dom_charged);
+	free(k->cpu_sample);
+	free(k->cpu_id);
+	free(k->cpu_dom);
 	if (k->cfg_permits)
 		json_decref(k->cfg_permits);
 	if (k->live_permits)

@@ -615,7 +615,7 @@ static void metadata_parse(void **state)
 
 static void counters_software(void **state)
 {
-	struct counters_opts o = {CTR_SOFTWARE, NULL, 0};
+	struct counters_opts o = {.source = CTR_SOFTWARE};
 	struct counters *c = NULL;
 	struct thread_ctr *t = NULL;
 	struct xpv_error *e = NULL;
@@ -663,7 +663,7 @@ static void counters_software(void **state)
 static void counters_perf_probe(void **state)
 {
 	/* Hardware counters: either usable, or one clear error; no crash. */
-	struct counters_opts o = {CTR_PERF, NULL, 0};
+	struct counters_opts o = {.source = CTR_PERF};
 	struct counters *c = NULL;
 	struct xpv_error *e = NULL;
 

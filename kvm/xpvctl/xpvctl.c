@@ -18,6 +18,44 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+/* LLC domains (hwloc), the pollution charged in each, and each VM's share
+ * of it (known when xpvd counts per cgroup and CPU). */
+static void print_domains(json_t *kyoto)
+{
+	json_t *doms = json_object_get(json_object_get(kyoto, "topology"), "llc_domains");
+	json_t *vms = json_object_get(kyoto, "vms"), *d, *vm;
+	size_t i, j;
+	int header = 0;
+
+	if (!json_array_size(doms))
+		return;
+	printf("\n%-10s %-16s %-8s %10s %12s\n", "LLC", "CPUS", "NODES", "CACHE_KIB", "POLLUTION");
+	json_array_foreach (doms, i, d) {
+		char pol[32] = "-";
+
+		if (json_is_number(json_object_get(d, "charged")))
+			snprintf(pol, sizeof(pol), "%.1f",
+				 json_number_value(json_object_get(d, "charged")));
+		printf("%-10lld %-16s %-8s %10lld %12s\n",
+		       (long long)json_integer_value(json_object_get(d, "domain")),
+		       json_string_value(json_object_get(d, "cpus")),
+		       json_string_value(json_object_get(d, "nodes")),
+		       (long long)json_integer_value(json_object_get(d, "cache_kib")), pol);
+	}
+	json_array_foreach (vms, i, vm) {
+		if (!json_array_size(json_object_get(vm, "domains")))
+			continue;
+		if (!header++)
+			printf("\n%-16s %-10s %12s %16s\n", "VM", "LLC", "CHARGED", "EVENTS_TOTAL");
+		json_array_foreach (json_object_get(vm, "domains"), j, d)
+			printf("%-16s %-10lld %12.1f %16.0f\n",
+			       json_string_value(json_object_get(vm, "vm")),
+			       (long long)json_integer_value(json_object_get(d, "domain")),
+			       json_number_value(json_object_get(d, "charged")),
+			       json_number_value(json_object_get(d, "charged_events_total")));
+	}
+}
+
 static void print_status(json_t *r)
 {
 	json_t *vms =
@@ -51,6 +89,7 @@ static void print_status(json_t *r)
 			       ? json_string_value(json_object_get(vm, "degraded"))
 			       : "");
 	}
+	print_domains(json_object_get(json_object_get(r, "controllers"), "kyoto"));
 }
 
 static void human_bytes(char *buf, size_t len, double b)
