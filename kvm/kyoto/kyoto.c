@@ -204,7 +204,8 @@ static int parse_config(struct kyoto *k, json_t *sec, struct xpv_error **err)
 		    k->params.floor * (double)k->throttle_period_us < CFS_MIN_US)
 			return xpv_error_set(
 				err, 0,
-				"kyoto.floor x kyoto.throttle_period_us = %g x %lld us = %.0f us is "
+				"kyoto.floor x kyoto.throttle_period_us = %g x %lld us = %.0f us "
+				"is "
 				"below the kernel's 1000 us minimum CFS quota; raise "
 				"kyoto.floor to >= %g or kyoto.throttle_period_us to >= %.0f",
 				k->params.floor, (long long)k->throttle_period_us,
@@ -244,11 +245,12 @@ static int parse_config(struct kyoto *k, json_t *sec, struct xpv_error **err)
 			/* A made-up miss rate makes every VM look UNDER and
 			 * healthy: never one config key away in production. */
 			if (co.source != CTR_PERF && !xpv_test_mode())
-				return xpv_error_set(err, 0,
-						     "kyoto.counters.source: \"%s\" is a test-only "
-						     "source (it does not measure LLC misses); it is "
-						     "accepted only when xpvd runs with %s=1",
-						     src, XPV_TEST_MODE_ENV);
+				return xpv_error_set(
+					err, 0,
+					"kyoto.counters.source: \"%s\" is a test-only "
+					"source (it does not measure LLC misses); it is "
+					"accepted only when xpvd runs with %s=1",
+					src, XPV_TEST_MODE_ENV);
 			co.synthetic_dir = json_string_value(json_object_get(c, "synthetic_dir"));
 			if (co.synthetic_dir && co.synthetic_dir[0] != '/')
 				return xpv_error_set(err, 0,
@@ -302,8 +304,9 @@ static int kyoto_init(void **priv, const struct xpv_host *host, struct xpv_error
 		return xpv_error_set(err, ENOMEM, "kyoto");
 	k->host = host;
 	if (xpv_test_mode())
-		fprintf(stderr, "xpvd: *** TEST MODE (%s=1): test-only counter sources are "
-				"accepted; never run this on a production host ***\n",
+		fprintf(stderr,
+			"xpvd: *** TEST MODE (%s=1): test-only counter sources are "
+			"accepted; never run this on a production host ***\n",
 			XPV_TEST_MODE_ENV);
 	if (parse_config(k, config_section(host->cfg, "kyoto"), err) < 0) {
 		kyoto_shutdown(k);
@@ -956,8 +959,8 @@ static json_t *kyoto_status(void *priv)
 	return json_pack("{s:b, s:o, s:o, s:b, s:I, s:o, s:o, s:f}", "enabled", k->enabled, "vms",
 			 arr, "counters", k->ctr ? counters_describe(k->ctr) : json_null(),
 			 "test_mode", xpv_test_mode(), "adopted_outside_changes",
-			 (json_int_t)k->adopted, "libvirt", libvirt_session_status(k->lv), "topology",
-			 topo, "tick_cpu_seconds", (double)k->tick_cpu_ns / 1e9);
+			 (json_int_t)k->adopted, "libvirt", libvirt_session_status(k->lv),
+			 "topology", topo, "tick_cpu_seconds", (double)k->tick_cpu_ns / 1e9);
 }
 
 /* Per-LLC-domain figures (the split needs counters per cgroup and CPU). */
@@ -976,9 +979,10 @@ static void domain_metrics(struct kyoto *k, struct prom_set *set)
 			     k->vms[i].events_total);
 	}
 	for (size_t d = 0; d < k->n_dom; d++) {
-		const char *labels[] = {"domain", dom, "cpus",
-					topology_domain_cpus(k->topo, (unsigned)d), "nodes",
-					topology_domain_nodes(k->topo, (unsigned)d), NULL};
+		const char *labels[] = {"domain", dom,
+					"cpus",	  topology_domain_cpus(k->topo, (unsigned)d),
+					"nodes",  topology_domain_nodes(k->topo, (unsigned)d),
+					NULL};
 
 		snprintf(dom, sizeof(dom), "%zu", d);
 		prom_set_add(set, "xpvd_llc_domain_info",
@@ -1004,8 +1008,8 @@ static void domain_metrics(struct kyoto *k, struct prom_set *set)
 				     "(misses/ms)",
 				     labels, k->vms[i].dom_charged[d]);
 			prom_set_add(set, "xpvd_kyoto_domain_charged_events_total",
-				     "Events charged to the VM in the LLC domain since start", labels,
-				     k->vms[i].dom_events[d]);
+				     "Events charged to the VM in the LLC domain since start",
+				     labels, k->vms[i].dom_events[d]);
 		}
 }
 
