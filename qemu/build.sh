@@ -25,7 +25,7 @@ CONFIGURE_FLAGS=(
 	# Debian's firmware packages (qemu-system-data, seabios, ipxe-qemu)
 	--firmwarepath=/usr/share/qemu:/usr/share/seabios:/usr/lib/ipxe/qemu
 )
-TARGETS=(qemu-system-x86_64 tests/qtest/qos-test)
+TARGETS=(qemu-system-x86_64 tests/qtest/qos-test tests/unit/test-virtio-numa-map)
 
 die() {
 	echo "qemu/build.sh: $*" >&2

@@ -22,13 +22,13 @@ trap 'vm_stop_all; rm -rf "$work"' EXIT
 ncpu=$(nproc)
 [ "$ncpu" -ge 2 ] || { echo "demo: needs 2 host CPUs" >&2; exit 1; }
 half=$((ncpu / 2))
-cat >"$work/host.topo" <<EOF
-# demo: this one-node host pretends to have two nodes
-node 0 cpus 0-$((half - 1)) distances 10,21
-node 1 cpus $half-$((ncpu - 1)) distances 21,10
-memdev xpv-m0 node 0
-memdev xpv-m1 node 1
-EOF
+# demo: this one-node host pretends to have two nodes (x-sysfs-root: a
+# directory shaped like /sys/devices/system/node)
+mkdir -p "$work/nodes/node0" "$work/nodes/node1"
+echo "0-$((half - 1))" >"$work/nodes/node0/cpulist"
+echo "10 21" >"$work/nodes/node0/distance"
+echo "$half-$((ncpu - 1))" >"$work/nodes/node1/cpulist"
+echo "21 10" >"$work/nodes/node1/distance"
 
 # The guest: show the map, then watch it change.
 cat >"$work/guest.sh" <<'EOF'
@@ -59,7 +59,7 @@ say "Booting Debian's 6.1 kernel (TCG) with 2 guest nodes and virtio-numa-pci"
 t0=$(date +%s)
 vm_start --script "$work/guest.sh" "${mk[@]}" --smp 2 \
 	--node 512M:0 --node 512M:1 \
-	-- -device "virtio-numa-pci,id=vn0,scan-period-ms=200,debounce=2,host-topology=$work/host.topo" ||
+	-- -device "virtio-numa-pci,id=vn0,scan-period-ms=200,debounce-ms=200,x-sysfs-root=$work/nodes,x-memdev-node=xpv-m0:0+xpv-m1:1" ||
 	exit 1
 vm_wait_for '^GUEST-READY' 180 >/dev/null || { tail -30 "$VM_LOG"; exit 1; }
 echo "(booted in $(($(date +%s) - t0)) s under TCG)"
@@ -98,7 +98,7 @@ until show_map | grep -q "vCPU 1: host node 1"; do
 	[ "$(date +%s)" -lt "$deadline" ] || { echo "demo: the map did not change" >&2; exit 1; }
 	sleep 0.1
 done
-echo "(QMP shows the move after $((($(date +%s%N) - t1) / 1000000)) ms; scan period 200 ms, debounce 2)"
+echo "(QMP shows the move after $((($(date +%s%N) - t1) / 1000000)) ms; scan period 200 ms, debounce 200 ms)"
 show_map
 # Tell the guest which version the move produced and let it finish.
 version=$(show_map | sed -n 's/^QMP map version //p')

@@ -12,26 +12,35 @@
 
 #include <linux/types.h>
 
-/* ---- device side (docs/virtio-numa.md) ---- */
+/* ---- device side (docs/virtio-numa.md, format 2) ---- */
 
 #define VIRTIO_ID_NUMA_XPV 63
 
-#define VIRTIO_NUMA_F_MEM_PLACEMENT 0
-#define VIRTIO_NUMA_F_HOST_CPU 1
+/* Feature bits; their meaning applies only once negotiated. */
+#define VIRTIO_NUMA_F_MEM_PLACEMENT 0 /* bytes_on[] of guest nodes are valid */
+#define VIRTIO_NUMA_F_HOST_CPU 1 /* host_cpu of vCPU entries is valid */
 
-#define VIRTIO_NUMA_WINDOW_SIZE 1024
+/* The one virtqueue: the driver posts device-writable buffers, the device
+ * fills each with one complete map (docs/virtio-numa.md section 5). */
+#define VIRTIO_NUMA_VQ_MAP 0
 
+/*
+ * Device configuration.  Everything but map_version and map_len is fixed for
+ * the lifetime of the device, across reset and live migration included.
+ */
 struct virtio_numa_config {
-	__le64 map_version;
-	__le32 map_len;
-	__le32 window_page;
-	__le32 window_size;
-	__le32 max_map_len;
-	__u8 window[VIRTIO_NUMA_WINDOW_SIZE];
+	__le64 map_version; /* 0x00 version of the map the device publishes now */
+	__le32 map_len; /* 0x08 its length in bytes */
+	__le32 max_map_len; /* 0x0c fixed: bound of map_len, minimum buffer size */
+	__le16 max_hnodes; /* 0x10 fixed: bound of nr_hnodes (64) */
+	__le16 nr_gnodes; /* 0x12 fixed: guest nodes in every map */
+	__le16 nr_vcpus; /* 0x14 fixed: vCPU entries in every map (max_cpus) */
+	__le16 reserved; /* 0x16 0 */
 };
 
 #define VIRTIO_NUMA_MAP_MAGIC 0x4d4e5658u /* "XVNM" */
-#define VIRTIO_NUMA_MAP_FORMAT 1
+#define VIRTIO_NUMA_MAP_FORMAT 2
+#define VIRTIO_NUMA_MAP_HDR_LEN 48
 #define VIRTIO_NUMA_MAX_HNODES 64
 #define VIRTIO_NUMA_MAX_GNODES 64
 #define VIRTIO_NUMA_MAX_VCPUS 1024
@@ -44,14 +53,14 @@ struct virtio_numa_config {
 
 struct virtio_numa_map_hdr {
 	__le32 magic;
-	__le16 format;
-	__le16 hdr_len;
+	__le16 format; /* 2 */
+	__le16 hdr_len; /* >= 48; more is an extension to skip */
 	__le64 version;
 	__le32 total_len;
-	__le16 nr_hnodes;
-	__le16 nr_gnodes;
-	__le16 nr_vcpus;
-	__le16 gnode_stride;
+	__le16 nr_hnodes; /* 1..max_hnodes; may differ between maps */
+	__le16 nr_gnodes; /* == config nr_gnodes */
+	__le16 nr_vcpus; /* == config nr_vcpus */
+	__le16 gnode_stride; /* >= 24 + 8 * nr_hnodes, multiple of 8 */
 	__le32 off_hnodes;
 	__le32 off_dist;
 	__le32 off_gnodes;
@@ -59,8 +68,9 @@ struct virtio_numa_map_hdr {
 	__le32 reserved;
 };
 
-#define VIRTIO_NUMA_GNODE_F_BOUND (1u << 0)
-#define VIRTIO_NUMA_GNODE_F_MAJORITY (1u << 1)
+#define VIRTIO_NUMA_GNODE_F_BOUND (1u << 0) /* home from a bind policy */
+#define VIRTIO_NUMA_GNODE_F_MAJORITY (1u << 1) /* home is where most RAM is */
+#define VIRTIO_NUMA_GNODE_F_MEMORYLESS (1u << 2) /* no RAM: size 0, home 0xffff */
 
 struct virtio_numa_gnode {
 	__le16 home;
@@ -71,12 +81,16 @@ struct virtio_numa_gnode {
 	__le64 bytes_on[]; /* nr_hnodes */
 };
 
-#define VIRTIO_NUMA_VCPU_F_PRESENT (1u << 0)
+#define VIRTIO_NUMA_VCPU_F_PRESENT (1u << 0) /* the vCPU exists (plugged) */
 
+/* Entry i describes the vCPU with QEMU cpu-index i; arch_id is its stable
+ * identity in the guest (the APIC ID on x86). */
 struct virtio_numa_vcpu {
-	__le16 hnode;
+	__le32 arch_id;
+	__le32 host_cpu; /* or 0xffffffff */
+	__le16 hnode; /* host-node index or 0xffff */
 	__le16 flags;
-	__le32 host_cpu;
+	__le32 reserved;
 };
 
 /* ---- guest user-space ABI (docs/guest-abi.md) ---- */
