@@ -48,7 +48,7 @@ struct vnuma {
 	void *buf; /* max_map_len bytes, kvmalloc'd: what the device fills */
 	struct scatterlist *sg; /* [nr_sg] pages of @buf */
 	unsigned int nr_sg;
-	unsigned int reject_streak; /* rejects since the last good map: backoff */
+	unsigned int bad_streak; /* rejects and duplicates since the last accepted map: backoff */
 	struct vnuma_map *next;
 	struct vnuma_map *spare; /* becomes next when the first map is accepted */
 	u16 *gnode_next; /* [VIRTIO_NUMA_MAX_VCPUS], nodes for next */

@@ -20,11 +20,12 @@
 #include "vnuma.h"
 
 /*
- * A conforming device delivers each version once.  One that keeps returning
- * maps the driver rejects (a storm) gets its buffer back after a delay that
- * doubles with every further reject, so it cannot keep a CPU busy.
+ * A conforming device delivers each version once (a duplicate only right
+ * after a reset).  One that keeps returning maps the driver rejects or
+ * already holds (a storm) gets its buffer back after a delay that doubles
+ * with every further such map, so it cannot keep a CPU busy.
  */
-#define VNUMA_REJECT_BURST 8
+#define VNUMA_BAD_BURST 8
 #define VNUMA_BACKOFF_MS 100
 #define VNUMA_BACKOFF_MAX_SHIFT 6 /* 6.4 s */
 
@@ -128,7 +129,6 @@ static void vnuma_reject(struct vnuma *vn, u32 len, const struct vnuma_map_error
 			     "map (%u bytes) rejected, keeping version %llu: %s (entry %u, value %llu)\n",
 			     len, vn->version, vnuma_map_strerror(why->code), why->index,
 			     why->value);
-	vn->reject_streak++;
 	mutex_lock(&vn->lock);
 	vn->rejects++;
 	vnuma_page_write(vn);
@@ -173,15 +173,14 @@ static void vnuma_consume(struct vnuma *vn, u32 len)
 	ctx.held_version = vn->cur ? vn->cur->version : 0;
 	/* the parser checks len against max_map_len (the buffer's size) before reading */
 	ret = vnuma_map_parse(vn->buf, len, &ctx, vn->next, &why);
-	if (ret == -EALREADY) {
-		vn->reject_streak = 0;
-		return; /* e.g. the current map again after a reset: not a reject */
-	}
 	if (ret) {
-		vnuma_reject(vn, len, &why);
+		vn->bad_streak++;
+		/* a duplicate (e.g. the current map again after a reset) is not a reject */
+		if (ret != -EALREADY)
+			vnuma_reject(vn, len, &why);
 		return;
 	}
-	vn->reject_streak = 0;
+	vn->bad_streak = 0;
 	vnuma_mask_features(vn, vn->next);
 	vnuma_accept(vn);
 }
@@ -191,9 +190,9 @@ static bool vnuma_backoff(struct vnuma *vn)
 {
 	unsigned int shift;
 
-	if (vn->reject_streak < VNUMA_REJECT_BURST)
+	if (vn->bad_streak < VNUMA_BAD_BURST)
 		return false;
-	shift = min(vn->reject_streak - VNUMA_REJECT_BURST, VNUMA_BACKOFF_MAX_SHIFT);
+	shift = min(vn->bad_streak - VNUMA_BAD_BURST, VNUMA_BACKOFF_MAX_SHIFT);
 	spin_lock_irq(&vn->stop_lock);
 	if (!vn->stop)
 		mod_delayed_work(vn->wq, &vn->update_work,
