@@ -131,8 +131,8 @@ t_no_leak() {
 	[ "${a:-0}" -gt 0 ]
 }
 
-# sched domain span of CPU 0's lowest domain from /proc/schedstat (hex mask)
-sd_span0() { awk '/^cpu0 /{c=1; next} /^cpu/{c=0} c && /^domain0 /{print $2; exit}' /proc/schedstat; }
+# sd_span CPU: span of the CPU's lowest sched domain from /proc/schedstat (hex mask)
+sd_span() { awk -v c="cpu$1" '$1 == c {in_c = 1; next} /^cpu/ {in_c = 0} in_c && /^domain0 / {print $2; exit}' /proc/schedstat; }
 
 check "load the fake transport" insmod $M/vnuma_fake.ko
 check "first map v5 (CPUs 0,1 on host node 1; 2,3 on host node 0)" blob 5 0,1 0,1 1,1,0,0
@@ -158,7 +158,7 @@ check "getcpu(2) of CPU 3 says node 0" eq "$C getcpu 3 | cut -d' ' -f1" 0
 # what stays stale: the vDSO/RDPID node is written at CPU bring-up only, and
 # the sched domains were built from the boot masks (docs/guest-abi.md)
 check "stale, by design: vDSO getcpu node of CPU 0 is still the boot node 0" eq "$C getcpu 0" "1 0"
-note "CPU 0: getcpu(2) node / vDSO node: $($C getcpu 0); sched domain0 span (schedstat): $(sd_span0) (boot node 0 = CPUs 0-1 = 3)"
+note "CPU 0: getcpu(2) node / vDSO node: $($C getcpu 0)"
 check "read-only ABI: no write open/mapping, no bad length/offset" $C abi
 check "one buffer posted, no protocol violation" sh -c "test \$(cat $D/violations) = 0 && test \$(cat $D/delivered) = 1"
 
@@ -226,6 +226,10 @@ check "map v310: entry 0 (arch_id 3) on host node 1, entries 1-3 (arch_ids 2,1,0
 	$C mkblob $D/blob 310 0,1 0,1 1,0,0,0 none 3,2,1,0
 check "... CPU 3 (APIC 3) alone in node 1" wait_eq cpulists "0-2 3 "
 check "... vcpus: entry 0's kernel node is CPU 3's" eq "head -1 $S/vcpus" "0 1 310 1"
+# CPU 2 moved from node 1 to node 0 while online: its lowest sched domain (the
+# node level, one CPU per socket) was built from the boot masks and stays so
+note "CPU 2: node 0 cpulist now $(cat $NODE/node0/cpulist), CPU 2's lowest sched domain span (schedstat) $(sd_span 2) (boot node 1 = CPUs 2-3 = c)"
+check "stale, by design: CPU 2's lowest sched domain still spans its boot node (c = CPUs 2-3)" eq "sd_span 2" c
 check "map v311: unknown arch_id 9 and a not-present entry are ignored" \
 	$C mkblob $D/blob 311 0,1 0,1 1,u,0,1 none 9,1,2,3
 check "... CPU 0 (no entry) and CPU 1 (not present entry) keep node 0, CPU 3 node 1" \
