@@ -56,9 +56,11 @@ void vnuma_mem_report(void)
 	long a = atomic_long_read(&vnuma_nr_allocs), f = atomic_long_read(&vnuma_nr_frees);
 
 	if (a != f)
-		pr_err("virtio_numa: unloaded with %ld allocations outstanding (%ld allocations, %ld frees)\n",
+		pr_err("virtio_numa: unloaded with %ld allocations outstanding (%ld allocations, "
+		       "%ld frees)\n",
 		       a - f, a, f);
 	else
-		pr_info("virtio_numa: unloaded, 0 allocations outstanding (%ld allocations, %ld frees)\n",
+		pr_info("virtio_numa: unloaded, 0 allocations outstanding (%ld allocations, %ld "
+			"frees)\n",
 			a, f);
 }

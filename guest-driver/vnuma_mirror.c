@@ -117,7 +117,8 @@ static bool targets(const struct vnuma_map *m, const nodemask_t *online, u16 *ho
 	int g, n = 0;
 
 	bitmap_zero(used, VIRTIO_NUMA_MAX_HNODES);
-	for_each_node_mask (g, *online) {
+	for_each_node_mask(g, *online)
+	{
 		if (g >= m->nr_gnodes || g >= VIRTIO_NUMA_MAX_GNODES)
 			return false; /* the guest has nodes the device does not know */
 		home[g] = m->gnode[g].home;
@@ -139,7 +140,8 @@ static int pick_node(const struct vnuma_map *m, const nodemask_t *online, const 
 
 	if (h == VIRTIO_NUMA_NO_NODE)
 		return NUMA_NO_NODE;
-	for_each_node_mask (g, *online) {
+	for_each_node_mask(g, *online)
+	{
 		if (home[g] == VIRTIO_NUMA_NO_NODE)
 			continue;
 		if (home[g] == h)
@@ -191,7 +193,8 @@ static void nodes_of_entries(const struct vnuma_map *m, u16 *gnode_of_vcpu)
 
 	for (i = 0; i < m->nr_vcpus; i++)
 		gnode_of_vcpu[i] = VIRTIO_NUMA_NO_NODE;
-	for_each_present_cpu (cpu) {
+	for_each_present_cpu(cpu)
+	{
 		int e = entry_of_cpu(m, cpu), node = cpu_to_node(cpu);
 
 		if (e >= 0 && node >= 0)
@@ -217,7 +220,8 @@ bool vnuma_mirror_apply(const struct vnuma_map *m, u16 *gnode_of_vcpu)
 		mir.active = true;
 		for_each_possible_cpu (cpu)
 			mir.want[cpu] = NUMA_NO_NODE;
-		for_each_present_cpu (cpu) {
+		for_each_present_cpu(cpu)
+		{
 			int e = entry_of_cpu(m, cpu), node;
 
 			/* CPUs without an entry, or on an unknown host node, keep their state */

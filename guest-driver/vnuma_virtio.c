@@ -69,8 +69,9 @@ static int vnuma_buf_init(struct vnuma *vn)
 	vn->buf = vnuma_kvzalloc(len);
 	if (!vn->buf)
 		return -ENOMEM;
-	vn->nr_sg = is_vmalloc_addr(vn->buf) ? DIV_ROUND_UP(offset_in_page(vn->buf) + len, PAGE_SIZE)
-					     : 1;
+	vn->nr_sg = is_vmalloc_addr(vn->buf)
+			    ? DIV_ROUND_UP(offset_in_page(vn->buf) + len, PAGE_SIZE)
+			    : 1;
 	vn->sg = vnuma_kvzalloc(vn->nr_sg * sizeof(*vn->sg));
 	if (!vn->sg)
 		return -ENOMEM;
@@ -125,10 +126,10 @@ static void vnuma_mask_features(struct vnuma *vn, struct vnuma_map *m)
 
 static void vnuma_reject(struct vnuma *vn, u32 len, const struct vnuma_map_error *why)
 {
-	dev_warn_ratelimited(&vn->vdev->dev,
-			     "map (%u bytes) rejected, keeping version %llu: %s (entry %u, value %llu)\n",
-			     len, vn->version, vnuma_map_strerror(why->code), why->index,
-			     why->value);
+	dev_warn_ratelimited(
+		&vn->vdev->dev,
+		"map (%u bytes) rejected, keeping version %llu: %s (entry %u, value %llu)\n", len,
+		vn->version, vnuma_map_strerror(why->code), why->index, why->value);
 	mutex_lock(&vn->lock);
 	vn->rejects++;
 	vnuma_page_write(vn);
@@ -336,8 +337,7 @@ static int vnuma_probe(struct virtio_device *vdev)
 	vn->gnode_of_vcpu = vnuma_kvzalloc(VIRTIO_NUMA_MAX_VCPUS * sizeof(u16));
 	vn->gnode_next = vnuma_kvzalloc(VIRTIO_NUMA_MAX_VCPUS * sizeof(u16));
 	vn->page = vnuma_vmalloc_user(XPV_PAGE_SIZE);
-	if (err || !vn->next || !vn->spare || !vn->gnode_of_vcpu || !vn->gnode_next ||
-	    !vn->page) {
+	if (err || !vn->next || !vn->spare || !vn->gnode_of_vcpu || !vn->gnode_next || !vn->page) {
 		err = -ENOMEM;
 		goto err_put;
 	}

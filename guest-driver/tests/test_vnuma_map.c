@@ -868,7 +868,8 @@ static void check_invariants(const struct vnuma_map *m)
 	for (i = 0; i < m->nr_vcpus; i++) {
 		assert_true(m->vcpu[i].hnode < m->nr_hnodes || m->vcpu[i].hnode == 0xffff);
 		for (j = 0; j < i && (m->vcpu[i].flags & 1); j++)
-			assert_true(!(m->vcpu[j].flags & 1) || m->vcpu[j].arch_id != m->vcpu[i].arch_id);
+			assert_true(!(m->vcpu[j].flags & 1) ||
+				    m->vcpu[j].arch_id != m->vcpu[i].arch_id);
 	}
 	for (i = 0; i < m->nr_gnodes; i++)
 		assert_true(!(m->gnode[i].flags & 4) || m->gnode[i].size_bytes == 0);

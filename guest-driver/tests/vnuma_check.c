@@ -67,7 +67,7 @@ static int parse_list(const char *s, int *out, int max)
 	char *dup = strdup(s), *tok, *save = NULL;
 
 	for (tok = strtok_r(dup, ",", &save); tok && n < max; tok = strtok_r(NULL, ",", &save))
-		out[n++] = !strcmp(tok, "-") ? 0xffff
+		out[n++] = !strcmp(tok, "-")   ? 0xffff
 			   : !strcmp(tok, "m") ? -1 /* memoryless guest node */
 			   : !strcmp(tok, "u") ? -2 /* vCPU not present */
 					       : atoi(tok);

@@ -322,7 +322,7 @@ static void fake_del_vqs(struct virtio_device *vdev)
 	spin_lock_irq(&fake_lock);
 	fake_vq = NULL;
 	spin_unlock_irq(&fake_lock);
-	list_for_each_entry_safe(vq, n, &vdev->vqs, list)
+	list_for_each_entry_safe (vq, n, &vdev->vqs, list)
 		vring_del_virtqueue(vq);
 }
 
