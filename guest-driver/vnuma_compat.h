@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * The few kernel helpers the map parser uses, so that vnuma_map.c builds
- * unchanged in user space for its unit tests and fuzzer.
+ * unchanged in user space for its unit tests and fuzzer; and, in the kernel,
+ * the interfaces that changed after 6.1 (the range the driver is built and
+ * tested against: Debian 12's 6.1, build-tested against Debian 12's 6.12,
+ * see README.md).
  */
 #ifndef VNUMA_COMPAT_H
 #define VNUMA_COMPAT_H
@@ -11,7 +14,21 @@
 #include <linux/errno.h>
 #include <linux/string.h>
 #include <linux/kernel.h>
+#include <linux/version.h>
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 12, 0)
+#include <linux/unaligned.h> /* moved from asm/ in 6.12 */
+#else
 #include <asm/unaligned.h>
+#endif
+
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 3, 0)
+#include <linux/mm_types.h>
+/* 6.3 made vm_flags read-only and added these writers. */
+static inline void vm_flags_clear(struct vm_area_struct *vma, unsigned long flags)
+{
+	vma->vm_flags &= ~flags;
+}
+#endif
 #else
 #include <errno.h>
 #include <stddef.h>

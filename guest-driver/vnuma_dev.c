@@ -28,14 +28,15 @@ void vnuma_release(struct kref *ref)
 {
 	struct vnuma *vn = container_of(ref, struct vnuma, ref);
 
-	vfree(vn->page);
-	kfree(vn->gnode_of_vcpu);
-	kfree(vn->gnode_next);
-	kvfree(vn->spare);
-	kvfree(vn->next);
-	kvfree(vn->cur);
-	kvfree(vn->blob);
-	kfree(vn);
+	vnuma_vfree(vn->page);
+	vnuma_kvfree(vn->gnode_of_vcpu);
+	vnuma_kvfree(vn->gnode_next);
+	vnuma_kvfree(vn->spare);
+	vnuma_kvfree(vn->next);
+	vnuma_kvfree(vn->cur);
+	vnuma_kvfree(vn->sg);
+	vnuma_kvfree(vn->buf);
+	vnuma_kvfree(vn);
 }
 
 /*
@@ -90,7 +91,7 @@ static int vnuma_open(struct inode *inode, struct file *file)
 
 	if (file->f_mode & FMODE_WRITE)
 		return -EPERM;
-	f = kzalloc(sizeof(*f), GFP_KERNEL);
+	f = vnuma_kvzalloc(sizeof(*f));
 	if (!f)
 		return -ENOMEM;
 	kref_get(&vn->ref);
@@ -104,7 +105,7 @@ static int vnuma_file_release(struct inode *inode, struct file *file)
 	struct vnuma_file *f = file->private_data;
 
 	kref_put(&f->vn->ref, vnuma_release);
-	kfree(f);
+	vnuma_kvfree(f);
 	return 0;
 }
 
@@ -127,16 +128,16 @@ static ssize_t vnuma_read(struct file *file, char __user *buf, size_t count, lof
 	 * then to user space without it: a user buffer that faults slowly must
 	 * not stall the update work.
 	 */
-	copy = kvmalloc(n, GFP_KERNEL);
+	copy = vnuma_kvzalloc(n);
 	if (!copy)
 		return -ENOMEM;
 	if (mutex_lock_interruptible(&vn->lock)) {
-		kvfree(copy);
+		vnuma_kvfree(copy);
 		return -ERESTARTSYS;
 	}
 	if (vn->dead) {
 		mutex_unlock(&vn->lock);
-		kvfree(copy);
+		vnuma_kvfree(copy);
 		return -ENODEV;
 	}
 	memcpy(copy, (u8 *)vn->page + pos, n);
@@ -144,10 +145,10 @@ static ssize_t vnuma_read(struct file *file, char __user *buf, size_t count, lof
 	mutex_unlock(&vn->lock);
 
 	if (copy_to_user(buf, copy, n)) {
-		kvfree(copy);
+		vnuma_kvfree(copy);
 		return -EFAULT;
 	}
-	kvfree(copy);
+	vnuma_kvfree(copy);
 	f->seen = version;
 	*ppos = pos + n;
 	return n;
@@ -182,7 +183,7 @@ static int vnuma_mmap(struct file *file, struct vm_area_struct *vma)
 	if (vma->vm_flags & VM_WRITE)
 		return -EPERM;
 	/* and no mprotect(PROT_WRITE) later */
-	vma->vm_flags &= ~VM_MAYWRITE;
+	vm_flags_clear(vma, VM_MAYWRITE);
 
 	mutex_lock(&vn->lock);
 	ret = vn->dead ? -ENODEV : remap_vmalloc_range(vma, vn->page, 0);
@@ -327,7 +328,7 @@ static ssize_t vnuma_text_read(struct kobject *kobj, char *buf, loff_t off, size
 	size_t len;
 	ssize_t ret = 0;
 
-	text = kvmalloc(VNUMA_TEXT_MAX, GFP_KERNEL);
+	text = vnuma_kvzalloc(VNUMA_TEXT_MAX);
 	if (!text)
 		return -ENOMEM;
 	mutex_lock(&vn->lock);
@@ -337,7 +338,7 @@ static ssize_t vnuma_text_read(struct kobject *kobj, char *buf, loff_t off, size
 		ret = min_t(size_t, count, len - off);
 		memcpy(buf, text + off, ret);
 	}
-	kvfree(text);
+	vnuma_kvfree(text);
 	return ret;
 }
 

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * virtio-numa map blob parser (docs/virtio-numa.md §6.6).  The blob comes
- * from the host and is hostile until proven otherwise: every count, offset
- * and index is checked before it is used, in 64-bit arithmetic that cannot
- * overflow (offsets are 32-bit, sizes below 2^23), and the result goes to a
- * caller-provided native-endian struct so a rejected blob touches nothing
- * the driver publishes.
+ * virtio-numa map blob parser, format 2 (docs/virtio-numa.md, "Driver
+ * validation").  The blob comes from the host and is hostile until proven
+ * otherwise: every count, offset and index is checked before it is used, in
+ * 64-bit arithmetic that cannot overflow (offsets are 32-bit, sizes below
+ * 2^23), and the result goes to a caller-provided native-endian struct so a
+ * rejected blob touches nothing the driver publishes.
  */
 #include "vnuma_map.h"
 
@@ -20,15 +20,15 @@
 
 static const char *const vnuma_map_errstr[VNUMA_E__COUNT] = {
 	[VNUMA_OK] = "ok",
-	[VNUMA_E_SHORT] = "map_len shorter than the header",
-	[VNUMA_E_MAP_LEN] = "map_len above max_map_len",
+	[VNUMA_E_SHORT] = "used length shorter than the header",
+	[VNUMA_E_MAP_LEN] = "used length above max_map_len",
 	[VNUMA_E_MAGIC] = "bad magic",
 	[VNUMA_E_FORMAT] = "unsupported format",
 	[VNUMA_E_HDR_LEN] = "bad hdr_len",
-	[VNUMA_E_TOTAL_LEN] = "total_len differs from map_len",
-	[VNUMA_E_NR_HNODES] = "nr_hnodes out of range",
-	[VNUMA_E_NR_GNODES] = "nr_gnodes out of range",
-	[VNUMA_E_NR_VCPUS] = "nr_vcpus out of range",
+	[VNUMA_E_TOTAL_LEN] = "total_len differs from the used length",
+	[VNUMA_E_NR_HNODES] = "nr_hnodes outside 1..max_hnodes",
+	[VNUMA_E_NR_GNODES] = "nr_gnodes differs from the configuration",
+	[VNUMA_E_NR_VCPUS] = "nr_vcpus differs from the configuration",
 	[VNUMA_E_STRIDE] = "bad gnode_stride",
 	[VNUMA_E_TABLE_BOUNDS] = "table outside the blob",
 	[VNUMA_E_TABLE_OVERLAP] = "tables overlap",
@@ -38,8 +38,10 @@ static const char *const vnuma_map_errstr[VNUMA_E__COUNT] = {
 	[VNUMA_E_HOME] = "guest node home index out of range",
 	[VNUMA_E_VCPU_HNODE] = "vcpu host node index out of range",
 	[VNUMA_E_BYTES] = "guest node byte counts exceed size",
-	[VNUMA_E_VERSION] = "header version differs from map_version",
+	[VNUMA_E_MEMORYLESS] = "memoryless guest node with a size",
+	[VNUMA_E_ARCH_ID_DUP] = "duplicate arch_id of present vcpus",
 	[VNUMA_E_STALE] = "version lower than the map held",
+	[VNUMA_E_DUPLICATE] = "version equal to the map held",
 };
 
 const char *vnuma_map_strerror(enum vnuma_map_err code)
@@ -54,7 +56,7 @@ static int reject(struct vnuma_map_error *why, enum vnuma_map_err code, u32 inde
 	why->code = code;
 	why->index = index;
 	why->value = value;
-	return code == VNUMA_E_STALE ? -ESTALE : -EINVAL;
+	return code == VNUMA_E_DUPLICATE ? -EALREADY : -EINVAL;
 }
 
 /* Index 0 hnodes, 1 dist, 2 gnodes, 3 vcpus: reported as the error index. */
@@ -81,6 +83,24 @@ static int check_tables(const struct vnuma_table *t, unsigned int n, u64 hdr_len
 	return 0;
 }
 
+/* Rule 6: arch_ids of present entries are unique.  Quadratic, but at most
+ * 1024 entries (half a million compares) once per accepted-size map. */
+static int check_arch_ids(const struct vnuma_map *m, struct vnuma_map_error *why)
+{
+	unsigned int i, j;
+
+	for (i = 0; i < m->nr_vcpus; i++) {
+		if (!(m->vcpu[i].flags & VIRTIO_NUMA_VCPU_F_PRESENT))
+			continue;
+		for (j = 0; j < i; j++) {
+			if ((m->vcpu[j].flags & VIRTIO_NUMA_VCPU_F_PRESENT) &&
+			    m->vcpu[j].arch_id == m->vcpu[i].arch_id)
+				return reject(why, VNUMA_E_ARCH_ID_DUP, i, m->vcpu[i].arch_id);
+		}
+	}
+	return 0;
+}
+
 int vnuma_map_parse(const void *blob, size_t len, const struct vnuma_map_ctx *ctx,
 		    struct vnuma_map *out, struct vnuma_map_error *why)
 {
@@ -96,6 +116,7 @@ int vnuma_map_parse(const void *blob, size_t len, const struct vnuma_map_ctx *ct
 	why->index = 0;
 	why->value = 0;
 
+	/* rule 1: lengths, magic, format; len is checked before any read */
 	if (len < VNUMA_MAP_HDR_LEN)
 		return reject(why, VNUMA_E_SHORT, 0, len);
 	if (len > ctx->max_map_len || len > VIRTIO_NUMA_MAX_MAP_LEN)
@@ -111,19 +132,21 @@ int vnuma_map_parse(const void *blob, size_t len, const struct vnuma_map_ctx *ct
 	if (hdr_len < VNUMA_MAP_HDR_LEN || hdr_len > total_len)
 		return reject(why, VNUMA_E_HDR_LEN, 0, hdr_len);
 
+	/* rule 2: counts against the fixed configuration */
 	nh = HDR16(b, nr_hnodes);
 	ng = HDR16(b, nr_gnodes);
 	nv = HDR16(b, nr_vcpus);
 	stride = HDR16(b, gnode_stride);
-	if (nh < 1 || nh > VIRTIO_NUMA_MAX_HNODES)
+	if (nh < 1 || nh > ctx->max_hnodes || nh > VIRTIO_NUMA_MAX_HNODES)
 		return reject(why, VNUMA_E_NR_HNODES, 0, nh);
-	if (ng < 1 || ng > VIRTIO_NUMA_MAX_GNODES)
+	if (ng != ctx->nr_gnodes || ng < 1 || ng > VIRTIO_NUMA_MAX_GNODES)
 		return reject(why, VNUMA_E_NR_GNODES, 0, ng);
-	if (nv < 1 || nv > VIRTIO_NUMA_MAX_VCPUS)
+	if (nv != ctx->nr_vcpus || nv < 1 || nv > VIRTIO_NUMA_MAX_VCPUS)
 		return reject(why, VNUMA_E_NR_VCPUS, 0, nv);
 	if (stride < sizeof(struct virtio_numa_gnode) + 8u * nh || stride % 8)
 		return reject(why, VNUMA_E_STRIDE, 0, stride);
 
+	/* rule 3: tables, ids, distances */
 	t[0].off = HDR32(b, off_hnodes);
 	t[0].size = 2u * nh;
 	t[1].off = HDR32(b, off_dist);
@@ -164,6 +187,7 @@ int vnuma_map_parse(const void *blob, size_t len, const struct vnuma_map_ctx *ct
 		}
 	}
 
+	/* rule 4: indices and byte counts */
 	for (i = 0; i < ng; i++) {
 		const u8 *e = b + t[2].off + (u64)i * stride;
 		struct vnuma_gnode *g = &out->gnode[i];
@@ -177,6 +201,8 @@ int vnuma_map_parse(const void *blob, size_t len, const struct vnuma_map_ctx *ct
 			get_unaligned_le64(e + offsetof(struct virtio_numa_gnode, unplaced_bytes));
 		if (g->home >= nh && g->home != VIRTIO_NUMA_NO_NODE)
 			return reject(why, VNUMA_E_HOME, i, g->home);
+		if ((g->flags & VIRTIO_NUMA_GNODE_F_MEMORYLESS) && g->size_bytes)
+			return reject(why, VNUMA_E_MEMORYLESS, i, g->size_bytes);
 		sum = g->unplaced_bytes;
 		for (j = 0; j < nh; j++) {
 			u64 v = get_unaligned_le64(e + sizeof(struct virtio_numa_gnode) + 8u * j);
@@ -191,21 +217,28 @@ int vnuma_map_parse(const void *blob, size_t len, const struct vnuma_map_ctx *ct
 	}
 
 	for (i = 0; i < nv; i++) {
-		const u8 *e = b + t[3].off + 8u * i;
+		const u8 *e = b + t[3].off + sizeof(struct virtio_numa_vcpu) * i;
 		struct vnuma_vcpu *v = &out->vcpu[i];
 
+		v->arch_id = get_unaligned_le32(e + offsetof(struct virtio_numa_vcpu, arch_id));
+		v->host_cpu = get_unaligned_le32(e + offsetof(struct virtio_numa_vcpu, host_cpu));
 		v->hnode = get_unaligned_le16(e + offsetof(struct virtio_numa_vcpu, hnode));
 		v->flags = get_unaligned_le16(e + offsetof(struct virtio_numa_vcpu, flags));
-		v->host_cpu = get_unaligned_le32(e + offsetof(struct virtio_numa_vcpu, host_cpu));
 		if (v->hnode >= nh && v->hnode != VIRTIO_NUMA_NO_NODE)
 			return reject(why, VNUMA_E_VCPU_HNODE, i, v->hnode);
 	}
 
+	/* rule 6 */
+	ret = check_arch_ids(out, why);
+	if (ret)
+		return ret;
+
+	/* rule 5 last, so that a corrupt map of the held version is a reject */
 	version = HDR64(b, version);
-	if (version != ctx->map_version)
-		return reject(why, VNUMA_E_VERSION, 0, version);
-	if (version < ctx->held_version)
-		return reject(why, VNUMA_E_STALE, 0, version);
+	if (version == 0 || version < ctx->held_version)
+		return reject(why, VNUMA_E_STALE, 0, version); /* the first map is >= 1 */
+	if (version == ctx->held_version)
+		return reject(why, VNUMA_E_DUPLICATE, 0, version);
 	out->version = version;
 	return 0;
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * virtio-numa map blob: parser/validator (docs/virtio-numa.md §6) and the
+ * virtio-numa map blob, format 2: parser/validator (docs/virtio-numa.md,
+ * /work/coord/protocol-v2.md "Driver validation") and the
  * layout of the user-space page (docs/guest-abi.md).  Pure functions over
  * memory buffers: no allocation, no locking, no device access, so the same
  * file is unit-tested and fuzzed in user space.
@@ -11,7 +12,7 @@
 #include "vnuma_compat.h"
 #include <xpv/virtio_numa.h>
 
-#define VNUMA_MAP_HDR_LEN 48 /* format 1 header */
+#define VNUMA_MAP_HDR_LEN VIRTIO_NUMA_MAP_HDR_LEN /* format 2 header */
 
 struct vnuma_gnode {
 	u16 home; /* host-node index or VIRTIO_NUMA_NO_NODE */
@@ -22,9 +23,10 @@ struct vnuma_gnode {
 };
 
 struct vnuma_vcpu {
-	u16 hnode; /* host-node index or VIRTIO_NUMA_NO_NODE */
-	u16 flags;
+	u32 arch_id; /* APIC ID on x86: which guest CPU this entry is */
 	u32 host_cpu;
+	u16 hnode; /* host-node index or VIRTIO_NUMA_NO_NODE */
+	u16 flags; /* VIRTIO_NUMA_VCPU_F_PRESENT */
 };
 
 /* A validated map in native byte order; only the first nr_* entries are valid. */
@@ -40,18 +42,18 @@ struct vnuma_map {
 	struct vnuma_vcpu vcpu[VIRTIO_NUMA_MAX_VCPUS];
 };
 
-/* Why a blob was rejected; one code per rule of §6.6 so tests can tell them apart. */
+/* Why a blob was rejected; one code per rule so tests can tell them apart. */
 enum vnuma_map_err {
 	VNUMA_OK = 0,
-	VNUMA_E_SHORT, /* map_len below the 48-byte header */
-	VNUMA_E_MAP_LEN, /* map_len above max_map_len or 1 MiB */
+	VNUMA_E_SHORT, /* used length below the 48-byte header */
+	VNUMA_E_MAP_LEN, /* used length above max_map_len */
 	VNUMA_E_MAGIC,
 	VNUMA_E_FORMAT,
 	VNUMA_E_HDR_LEN, /* hdr_len < 48 or > total_len */
-	VNUMA_E_TOTAL_LEN, /* total_len != map_len */
-	VNUMA_E_NR_HNODES,
-	VNUMA_E_NR_GNODES,
-	VNUMA_E_NR_VCPUS,
+	VNUMA_E_TOTAL_LEN, /* total_len != used length */
+	VNUMA_E_NR_HNODES, /* outside 1..config max_hnodes */
+	VNUMA_E_NR_GNODES, /* != config nr_gnodes */
+	VNUMA_E_NR_VCPUS, /* != config nr_vcpus */
 	VNUMA_E_STRIDE, /* gnode_stride too small or not a multiple of 8 */
 	VNUMA_E_TABLE_BOUNDS, /* a table outside [hdr_len, total_len) */
 	VNUMA_E_TABLE_OVERLAP,
@@ -61,8 +63,10 @@ enum vnuma_map_err {
 	VNUMA_E_HOME, /* guest-node home index out of range */
 	VNUMA_E_VCPU_HNODE, /* vCPU host-node index out of range */
 	VNUMA_E_BYTES, /* byte counts overflow or exceed size_bytes */
-	VNUMA_E_VERSION, /* header version != config map_version */
+	VNUMA_E_MEMORYLESS, /* MEMORYLESS guest node with a size */
+	VNUMA_E_ARCH_ID_DUP, /* two present vCPUs with one arch_id */
 	VNUMA_E_STALE, /* version lower than the map already held */
+	VNUMA_E_DUPLICATE, /* version equal to the map held: dropped, not a reject */
 	VNUMA_E__COUNT
 };
 
@@ -73,17 +77,24 @@ struct vnuma_map_error {
 	u64 value; /* offending value */
 };
 
-/* What the driver read from the configuration space around the blob. */
+/*
+ * What the blob is checked against: the device's fixed limits (config space,
+ * read once at probe and checked there) and the map the driver holds.
+ */
 struct vnuma_map_ctx {
-	u32 max_map_len; /* config.max_map_len (already checked <= 1 MiB) */
-	u64 map_version; /* config.map_version the blob was read under */
+	u32 max_map_len; /* config.max_map_len (<= VIRTIO_NUMA_MAX_MAP_LEN) */
+	u16 max_hnodes; /* config.max_hnodes (<= VIRTIO_NUMA_MAX_HNODES) */
+	u16 nr_gnodes; /* config.nr_gnodes (1..VIRTIO_NUMA_MAX_GNODES) */
+	u16 nr_vcpus; /* config.nr_vcpus (1..VIRTIO_NUMA_MAX_VCPUS) */
 	u64 held_version; /* version of the map currently held, 0 if none */
 };
 
 /*
- * Validate blob[0..len) (len = config.map_len) and fill *out.  Returns 0, or
- * -EINVAL (-ESTALE for a version lower than held_version) with *why filled;
- * *out is then undefined and must not be used.
+ * Validate blob[0..len) (len = the used length the device returned; blob must
+ * be readable up to min(len, ctx->max_map_len)) and fill *out.  Returns 0;
+ * -EALREADY for a valid map of the version already held (a duplicate, not a
+ * reject); or -EINVAL with *why filled.  On failure *out is undefined and must
+ * not be used.
  */
 int vnuma_map_parse(const void *blob, size_t len, const struct vnuma_map_ctx *ctx,
 		    struct vnuma_map *out, struct vnuma_map_error *why);

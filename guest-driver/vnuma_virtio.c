@@ -1,127 +1,146 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * virtio-numa guest driver (xpv): reads the host's live NUMA placement map
- * through the device's paged configuration window (docs/virtio-numa.md) and
+ * virtio-numa guest driver (xpv): receives the host's live NUMA placement map
+ * through the device's map virtqueue (docs/virtio-numa.md, format 2) and
  * publishes it to user space (docs/guest-abi.md).
+ *
+ * One device-writable buffer of config.max_map_len bytes is kept posted; the
+ * device fills it with a complete map when it has a newer one and returns it.
+ * The work validates the map into a spare struct and swaps it in only if it
+ * is accepted, so a bad map changes nothing but the reject counter, then
+ * posts the buffer again.  max_map_len is fixed for the device's lifetime
+ * (migration included), so the buffer never has to grow.
  */
 #include <linux/module.h>
-#include <linux/slab.h>
-#include <linux/vmalloc.h>
 #include <linux/mm.h>
+#include <linux/scatterlist.h>
 #include <linux/virtio.h>
 #include <linux/virtio_config.h>
 
 #include "vnuma.h"
 
-/* A map that changes under the reader this often is treated as transient. */
-#define VNUMA_READ_TRIES 8
-#define VNUMA_RETRY_DELAY_MS 200
+/*
+ * A conforming device delivers each version once (a duplicate only right
+ * after a reset).  One that keeps returning maps the driver rejects or
+ * already holds (a storm) gets its buffer back after a delay that doubles
+ * with every further such map, so it cannot keep a CPU busy.
+ */
+#define VNUMA_BAD_BURST 8
+#define VNUMA_BACKOFF_MS 100
+#define VNUMA_BACKOFF_MAX_SHIFT 6 /* 6.4 s */
 
 /* /dev/xpv_numa has one name, so one device is served. */
 static DEFINE_MUTEX(vnuma_instance_lock);
 static struct vnuma *vnuma_instance;
 
-static void vnuma_config_changed(struct virtio_device *vdev)
+/* Atomic context (the transport's interrupt): only defer to the work. */
+static void vnuma_kick_work(struct vnuma *vn)
 {
-	struct vnuma *vn = vdev->priv;
 	unsigned long flags;
 
-	/* Atomic context (the transport's config interrupt): defer the reads. */
 	spin_lock_irqsave(&vn->stop_lock, flags);
-	if (!vn->stop)
-		mod_delayed_work(vn->wq, &vn->update_work, 0);
+	if (!vn->stop) /* leaves a pending backoff delay alone */
+		queue_delayed_work(vn->wq, &vn->update_work, 0);
 	spin_unlock_irqrestore(&vn->stop_lock, flags);
 }
 
-static void vnuma_retry_later(struct vnuma *vn)
+static void vnuma_vq_done(struct virtqueue *vq)
 {
-	spin_lock_irq(&vn->stop_lock);
-	if (!vn->stop)
-		queue_delayed_work(vn->wq, &vn->update_work,
-				   msecs_to_jiffies(VNUMA_RETRY_DELAY_MS));
-	spin_unlock_irq(&vn->stop_lock);
+	vnuma_kick_work(vq->vdev->priv);
 }
 
 /*
- * One consistent snapshot of the blob (§5): map_version, then every window
- * page, then map_version again.  Returns 0 with *len and *version set,
- * -EINVAL if map_len itself is out of range (a stable, bad value), or
- * -EAGAIN if the map kept changing.
+ * A config change says a newer map exists; the device delivers it into the
+ * posted buffer by itself, so the work only matters if none is posted (a
+ * failed post).  Spurious or repeated notifications just run the work,
+ * which finds nothing to do.
  */
-static int vnuma_read_blob(struct vnuma *vn, u32 *len, u64 *version)
+static void vnuma_config_changed(struct virtio_device *vdev)
 {
-	struct virtio_device *vdev = vn->vdev;
-	unsigned int try;
-	u64 v1, v2;
-	u32 l, page, done;
-
-	for (try = 0; try < VNUMA_READ_TRIES; try++) {
-		virtio_cread_le(vdev, struct virtio_numa_config, map_version, &v1);
-		virtio_cread_le(vdev, struct virtio_numa_config, map_len, &l);
-		if (l >= VNUMA_MAP_HDR_LEN && l <= vn->max_map_len) {
-			for (page = 0, done = 0; done < l; page++, done += vn->window_size) {
-				virtio_cwrite_le(vdev, struct virtio_numa_config, window_page,
-						 &page);
-				/* 32-bit accesses, as the spec asks (§5.2) */
-				__virtio_cread_many(vdev,
-						    offsetof(struct virtio_numa_config, window),
-						    vn->window, vn->window_size / 4, 4);
-				memcpy((u8 *)vn->blob + done, vn->window,
-				       min(vn->window_size, l - done));
-			}
-		}
-		virtio_cread_le(vdev, struct virtio_numa_config, map_version, &v2);
-		if (v1 != v2)
-			continue;
-		*len = l;
-		*version = v1;
-		if (l < VNUMA_MAP_HDR_LEN || l > vn->max_map_len)
-			return -EINVAL;
-		return 0;
-	}
-	return -EAGAIN;
+	vnuma_kick_work(vdev->priv);
 }
 
-static void vnuma_update_work(struct work_struct *work)
+/* The pages of the (possibly vmalloc'd) buffer as a device-writable sg list. */
+static int vnuma_buf_init(struct vnuma *vn)
 {
-	struct vnuma *vn = container_of(to_delayed_work(work), struct vnuma, update_work);
-	struct device *dev = &vn->vdev->dev;
-	struct vnuma_map_error why = {.code = VNUMA_E_MAP_LEN};
-	struct vnuma_map_ctx ctx = {.max_map_len = vn->max_map_len};
+	u32 len = vn->limits.max_map_len, done = 0;
+	unsigned int i = 0;
+
+	vn->buf = vnuma_kvzalloc(len);
+	if (!vn->buf)
+		return -ENOMEM;
+	vn->nr_sg = is_vmalloc_addr(vn->buf)
+			    ? DIV_ROUND_UP(offset_in_page(vn->buf) + len, PAGE_SIZE)
+			    : 1;
+	vn->sg = vnuma_kvzalloc(vn->nr_sg * sizeof(*vn->sg));
+	if (!vn->sg)
+		return -ENOMEM;
+	sg_init_table(vn->sg, vn->nr_sg);
+	if (vn->nr_sg == 1) {
+		sg_set_buf(vn->sg, vn->buf, len);
+		return 0;
+	}
+	while (done < len) {
+		void *p = (u8 *)vn->buf + done;
+		u32 chunk = min_t(u32, len - done, PAGE_SIZE - offset_in_page(p));
+
+		sg_set_page(&vn->sg[i++], vmalloc_to_page(p), chunk, offset_in_page(p));
+		done += chunk;
+	}
+	return 0;
+}
+
+/* Work context; false if the buffer could not be posted (retried on the next config change). */
+static bool vnuma_post(struct vnuma *vn)
+{
+	int err;
+
+	if (vn->posted)
+		return true;
+	err = virtqueue_add_inbuf(vn->vq, vn->sg, vn->nr_sg, vn->buf, GFP_KERNEL);
+	if (err) {
+		dev_warn_ratelimited(&vn->vdev->dev, "cannot post the map buffer: %d\n", err);
+		return false;
+	}
+	vn->posted = true;
+	virtqueue_kick(vn->vq);
+	return true;
+}
+
+/* What was not negotiated is not valid, whatever the device wrote (§ features). */
+static void vnuma_mask_features(struct vnuma *vn, struct vnuma_map *m)
+{
+	unsigned int i;
+
+	if (!virtio_has_feature(vn->vdev, VIRTIO_NUMA_F_MEM_PLACEMENT)) {
+		for (i = 0; i < m->nr_gnodes; i++) {
+			memset(m->gnode[i].bytes_on, 0, sizeof(m->gnode[i].bytes_on));
+			m->gnode[i].unplaced_bytes = m->gnode[i].size_bytes;
+		}
+	}
+	if (!virtio_has_feature(vn->vdev, VIRTIO_NUMA_F_HOST_CPU)) {
+		for (i = 0; i < m->nr_vcpus; i++)
+			m->vcpu[i].host_cpu = VIRTIO_NUMA_NO_CPU;
+	}
+}
+
+static void vnuma_reject(struct vnuma *vn, u32 len, const struct vnuma_map_error *why)
+{
+	dev_warn_ratelimited(
+		&vn->vdev->dev,
+		"map (%u bytes) rejected, keeping version %llu: %s (entry %u, value %llu)\n", len,
+		vn->version, vnuma_map_strerror(why->code), why->index, why->value);
+	mutex_lock(&vn->lock);
+	vn->rejects++;
+	vnuma_page_write(vn);
+	mutex_unlock(&vn->lock);
+	vnuma_dev_notify(vn, false, 0);
+}
+
+static void vnuma_accept(struct vnuma *vn)
+{
 	struct vnuma_map *accepted;
 	bool mirrored;
-	u32 len = 0;
-	int ret;
-
-	ret = vnuma_read_blob(vn, &len, &ctx.map_version);
-	if (ret == -EAGAIN) {
-		dev_warn_ratelimited(dev, "map kept changing during %d reads; retrying later\n",
-				     VNUMA_READ_TRIES);
-		vnuma_retry_later(vn);
-		return;
-	}
-	if (!ret) {
-		/* only this work changes cur, so no lock is needed to read it */
-		ctx.held_version = vn->cur && !vn->accept_lower ? vn->cur->version : 0;
-		ret = vnuma_map_parse(vn->blob, len, &ctx, vn->next, &why);
-	} else if (len < VNUMA_MAP_HDR_LEN) {
-		why.code = VNUMA_E_SHORT;
-	}
-	if (ret) {
-		dev_warn_ratelimited(dev,
-				     "map version %llu (%u bytes) rejected, keeping version %llu: "
-				     "%s (entry %u, value %llu)\n",
-				     ctx.map_version, len, vn->version,
-				     vnuma_map_strerror(why.code), why.index, why.value);
-		mutex_lock(&vn->lock);
-		vn->rejects++;
-		vnuma_page_write(vn);
-		mutex_unlock(&vn->lock);
-		vnuma_dev_notify(vn, false, 0);
-		return;
-	}
-	if (vn->cur && vn->cur->version == vn->next->version && !vn->accept_lower)
-		return; /* a notification for the map we already hold */
 
 	/* Kernel state first, so the page reports the nodes now in effect. */
 	mirrored = vnuma_mirror_apply(vn->next, vn->gnode_next);
@@ -139,35 +158,107 @@ static void vnuma_update_work(struct work_struct *work)
 	WRITE_ONCE(vn->version, accepted->version);
 	vn->updates++;
 	vn->mirrored = mirrored;
-	vn->accept_lower = false;
 	vnuma_page_write(vn);
 	mutex_unlock(&vn->lock);
 	vnuma_dev_notify(vn, true, accepted->version);
 }
 
+/* One used buffer: validate, then accept, drop (duplicate) or reject. */
+static void vnuma_consume(struct vnuma *vn, u32 len)
+{
+	struct vnuma_map_ctx ctx = vn->limits;
+	struct vnuma_map_error why;
+	int ret;
+
+	/* only this work changes cur, so no lock is needed to read it */
+	ctx.held_version = vn->cur ? vn->cur->version : 0;
+	/* the parser checks len against max_map_len (the buffer's size) before reading */
+	ret = vnuma_map_parse(vn->buf, len, &ctx, vn->next, &why);
+	if (ret) {
+		vn->bad_streak++;
+		/* a duplicate (e.g. the current map again after a reset) is not a reject */
+		if (ret != -EALREADY)
+			vnuma_reject(vn, len, &why);
+		return;
+	}
+	vn->bad_streak = 0;
+	vnuma_mask_features(vn, vn->next);
+	vnuma_accept(vn);
+}
+
+/* Re-post later; true if backing off.  Work context. */
+static bool vnuma_backoff(struct vnuma *vn)
+{
+	unsigned int shift;
+
+	if (vn->bad_streak < VNUMA_BAD_BURST)
+		return false;
+	shift = min(vn->bad_streak - VNUMA_BAD_BURST, VNUMA_BACKOFF_MAX_SHIFT);
+	spin_lock_irq(&vn->stop_lock);
+	if (!vn->stop)
+		mod_delayed_work(vn->wq, &vn->update_work,
+				 msecs_to_jiffies(VNUMA_BACKOFF_MS << shift));
+	spin_unlock_irq(&vn->stop_lock);
+	return true;
+}
+
+static void vnuma_update_work(struct work_struct *work)
+{
+	struct vnuma *vn = container_of(to_delayed_work(work), struct vnuma, update_work);
+	unsigned int len;
+	void *token;
+
+	/* A spurious callback finds no used buffer. */
+	while ((token = virtqueue_get_buf(vn->vq, &len))) {
+		if (WARN_ON_ONCE(token != vn->buf))
+			continue;
+		vn->posted = false;
+		vnuma_consume(vn, len);
+		if (vnuma_backoff(vn))
+			return;
+		vnuma_post(vn);
+	}
+	vnuma_post(vn);
+}
+
 static int vnuma_read_limits(struct vnuma *vn)
 {
 	struct virtio_device *vdev = vn->vdev;
+	struct vnuma_map_ctx *l = &vn->limits;
+	u32 min_len;
 
-	virtio_cread_le(vdev, struct virtio_numa_config, max_map_len, &vn->max_map_len);
-	virtio_cread_le(vdev, struct virtio_numa_config, window_size, &vn->window_size);
-	if (vn->max_map_len < VNUMA_MAP_HDR_LEN || vn->max_map_len > VIRTIO_NUMA_MAX_MAP_LEN) {
-		dev_err(&vdev->dev, "max_map_len %u outside [%u, %u]\n", vn->max_map_len,
-			VNUMA_MAP_HDR_LEN, VIRTIO_NUMA_MAX_MAP_LEN);
+	virtio_cread_le(vdev, struct virtio_numa_config, max_map_len, &l->max_map_len);
+	virtio_cread_le(vdev, struct virtio_numa_config, max_hnodes, &l->max_hnodes);
+	virtio_cread_le(vdev, struct virtio_numa_config, nr_gnodes, &l->nr_gnodes);
+	virtio_cread_le(vdev, struct virtio_numa_config, nr_vcpus, &l->nr_vcpus);
+	if (!l->max_hnodes || l->max_hnodes > VIRTIO_NUMA_MAX_HNODES || !l->nr_gnodes ||
+	    l->nr_gnodes > VIRTIO_NUMA_MAX_GNODES || !l->nr_vcpus ||
+	    l->nr_vcpus > VIRTIO_NUMA_MAX_VCPUS) {
+		dev_err(&vdev->dev, "limits out of range: max_hnodes %u nr_gnodes %u nr_vcpus %u\n",
+			l->max_hnodes, l->nr_gnodes, l->nr_vcpus);
 		return -EINVAL;
 	}
-	if (!vn->window_size || vn->window_size > VIRTIO_NUMA_WINDOW_SIZE || vn->window_size % 4) {
-		dev_err(&vdev->dev, "window_size %u is not a multiple of 4 in [4, %u]\n",
-			vn->window_size, VIRTIO_NUMA_WINDOW_SIZE);
+	/* the smallest valid map (one host node) must fit, or none ever will */
+	min_len = VIRTIO_NUMA_MAP_HDR_LEN + 8 + 8 +
+		  l->nr_gnodes * (sizeof(struct virtio_numa_gnode) + 8) +
+		  l->nr_vcpus * sizeof(struct virtio_numa_vcpu);
+	if (l->max_map_len < min_len || l->max_map_len > VIRTIO_NUMA_MAX_MAP_LEN) {
+		dev_err(&vdev->dev, "max_map_len %u outside [%u, %u]\n", l->max_map_len, min_len,
+			VIRTIO_NUMA_MAX_MAP_LEN);
 		return -EINVAL;
 	}
 	return 0;
 }
 
-/* The config interrupt is only wired up by find_vqs, even with no queues. */
-static int vnuma_init_vqs(struct vnuma *vn)
+static int vnuma_init_vq(struct vnuma *vn)
 {
-	return virtio_find_vqs(vn->vdev, 0, NULL, NULL, NULL, NULL);
+	struct virtqueue *vq = virtio_find_single_vq(vn->vdev, vnuma_vq_done, "mapq");
+
+	if (IS_ERR(vq))
+		return PTR_ERR(vq);
+	vn->vq = vq;
+	vn->posted = false;
+	return 0;
 }
 
 static void vnuma_start(struct vnuma *vn)
@@ -178,12 +269,23 @@ static void vnuma_start(struct vnuma *vn)
 	spin_unlock_irq(&vn->stop_lock);
 }
 
-static void vnuma_stop(struct vnuma *vn)
+/*
+ * virtio_balloon's order: no new work, the running one finished, then the
+ * device reset (it cannot use the buffer any more), then the queue deleted.
+ * The work takes no lock that CPU or device hot-unplug holds while waiting
+ * for us (cpus_read_lock only, and never device_hotplug_lock), so waiting
+ * for it here cannot deadlock with ACPI eject.
+ */
+static void vnuma_stop_and_reset(struct vnuma *vn)
 {
 	spin_lock_irq(&vn->stop_lock);
 	vn->stop = true;
 	spin_unlock_irq(&vn->stop_lock);
 	cancel_delayed_work_sync(&vn->update_work);
+	virtio_reset_device(vn->vdev);
+	vn->vdev->config->del_vqs(vn->vdev);
+	vn->vq = NULL;
+	vn->posted = false;
 }
 
 static int vnuma_probe(struct virtio_device *vdev)
@@ -192,7 +294,14 @@ static int vnuma_probe(struct virtio_device *vdev)
 	int err;
 
 	BUILD_BUG_ON(VNUMA_PAGE_MAX_USED > XPV_PAGE_SIZE);
-	BUILD_BUG_ON(sizeof(struct virtio_numa_config) != 0x418);
+	BUILD_BUG_ON(sizeof(struct virtio_numa_config) != 24);
+	BUILD_BUG_ON(sizeof(struct virtio_numa_vcpu) != 16);
+	BUILD_BUG_ON(sizeof(struct virtio_numa_map_hdr) != VIRTIO_NUMA_MAP_HDR_LEN);
+
+	if (!virtio_has_feature(vdev, VIRTIO_F_VERSION_1)) {
+		dev_err(&vdev->dev, "VIRTIO_F_VERSION_1 not negotiated\n");
+		return -ENODEV;
+	}
 
 	mutex_lock(&vnuma_instance_lock);
 	if (vnuma_instance) {
@@ -203,7 +312,7 @@ static int vnuma_probe(struct virtio_device *vdev)
 		goto err_unlock;
 	}
 
-	vn = kzalloc(sizeof(*vn), GFP_KERNEL);
+	vn = vnuma_kvzalloc(sizeof(*vn));
 	if (!vn) {
 		err = -ENOMEM;
 		goto err_unlock;
@@ -222,26 +331,24 @@ static int vnuma_probe(struct virtio_device *vdev)
 		goto err_put;
 
 	/* Freed by vnuma_release(), which copes with NULLs. */
-	vn->blob = kvmalloc(vn->max_map_len, GFP_KERNEL);
-	vn->next = kvmalloc(sizeof(*vn->next), GFP_KERNEL);
-	vn->spare = kvmalloc(sizeof(*vn->spare), GFP_KERNEL);
-	vn->gnode_of_vcpu = kcalloc(VIRTIO_NUMA_MAX_VCPUS, sizeof(u16), GFP_KERNEL);
-	vn->gnode_next = kcalloc(VIRTIO_NUMA_MAX_VCPUS, sizeof(u16), GFP_KERNEL);
-	vn->page = vmalloc_user(XPV_PAGE_SIZE);
-	if (!vn->blob || !vn->next || !vn->spare || !vn->gnode_of_vcpu || !vn->gnode_next ||
-	    !vn->page) {
+	err = vnuma_buf_init(vn);
+	vn->next = vnuma_kvzalloc(sizeof(*vn->next));
+	vn->spare = vnuma_kvzalloc(sizeof(*vn->spare));
+	vn->gnode_of_vcpu = vnuma_kvzalloc(VIRTIO_NUMA_MAX_VCPUS * sizeof(u16));
+	vn->gnode_next = vnuma_kvzalloc(VIRTIO_NUMA_MAX_VCPUS * sizeof(u16));
+	vn->page = vnuma_vmalloc_user(XPV_PAGE_SIZE);
+	if (err || !vn->next || !vn->spare || !vn->gnode_of_vcpu || !vn->gnode_next || !vn->page) {
 		err = -ENOMEM;
 		goto err_put;
 	}
 
-	/* Unbound: the rehome option takes CPUs offline from this work. */
 	vn->wq = alloc_ordered_workqueue("xpv_numa", WQ_FREEZABLE);
 	if (!vn->wq) {
 		err = -ENOMEM;
 		goto err_put;
 	}
 
-	err = vnuma_init_vqs(vn);
+	err = vnuma_init_vq(vn);
 	if (err)
 		goto err_wq;
 
@@ -249,24 +356,23 @@ static int vnuma_probe(struct virtio_device *vdev)
 	if (err)
 		goto err_vqs;
 
-	virtio_device_ready(vdev);
-
 	err = vnuma_dev_register(vn);
 	if (err)
-		goto err_reset;
+		goto err_mirror;
 
+	virtio_device_ready(vdev);
 	vnuma_start(vn);
-	/* So that the map is there when modprobe returns. */
+	/* Posts the buffer; the device answers asynchronously. */
 	flush_delayed_work(&vn->update_work);
 
 	vnuma_instance = vn;
 	mutex_unlock(&vnuma_instance_lock);
 	return 0;
 
-err_reset:
-	virtio_reset_device(vdev);
+err_mirror:
 	vnuma_mirror_exit();
 err_vqs:
+	virtio_reset_device(vdev);
 	vdev->config->del_vqs(vdev);
 err_wq:
 	destroy_workqueue(vn->wq);
@@ -282,11 +388,9 @@ static void vnuma_remove(struct virtio_device *vdev)
 	struct vnuma *vn = vdev->priv;
 
 	mutex_lock(&vnuma_instance_lock);
-	vnuma_stop(vn);
+	vnuma_stop_and_reset(vn);
 	vnuma_dev_unregister(vn);
-	virtio_reset_device(vdev);
 	vnuma_mirror_exit();
-	vdev->config->del_vqs(vdev);
 	destroy_workqueue(vn->wq);
 	vnuma_instance = NULL;
 	mutex_unlock(&vnuma_instance_lock);
@@ -297,11 +401,7 @@ static void vnuma_remove(struct virtio_device *vdev)
 #ifdef CONFIG_PM_SLEEP
 static int vnuma_freeze(struct virtio_device *vdev)
 {
-	struct vnuma *vn = vdev->priv;
-
-	vnuma_stop(vn);
-	virtio_reset_device(vdev);
-	vdev->config->del_vqs(vdev);
+	vnuma_stop_and_reset(vdev->priv);
 	return 0;
 }
 
@@ -310,12 +410,14 @@ static int vnuma_restore(struct virtio_device *vdev)
 	struct vnuma *vn = vdev->priv;
 	int err;
 
-	err = vnuma_init_vqs(vn);
+	err = vnuma_init_vq(vn);
 	if (err)
 		return err;
 	virtio_device_ready(vdev);
-	/* The reset may have restarted the device's version at 1 (§5.1). */
-	vn->accept_lower = true;
+	/*
+	 * The device's version never decreases, reset included; it delivers
+	 * its current map again, which is a duplicate unless it changed.
+	 */
 	vnuma_start(vn);
 	return 0;
 }
@@ -346,7 +448,20 @@ static struct virtio_driver vnuma_driver = {
 	.restore = vnuma_restore,
 #endif
 };
-module_virtio_driver(vnuma_driver);
+
+static int __init vnuma_init(void)
+{
+	return register_virtio_driver(&vnuma_driver);
+}
+
+static void __exit vnuma_exit(void)
+{
+	unregister_virtio_driver(&vnuma_driver);
+	vnuma_mem_report();
+}
+
+module_init(vnuma_init);
+module_exit(vnuma_exit);
 
 MODULE_DESCRIPTION("xpv virtio-numa: live host NUMA placement for the guest");
 MODULE_LICENSE("GPL");

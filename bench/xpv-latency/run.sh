@@ -17,8 +17,7 @@ qmsg=$(e2e_require_qemu) || { echo "$qmsg"; exit 77; }
 echo "${qmsg#\# }"
 e2e_build || exit 1
 cpu_a=0 cpu_b=$((ncpu / 2))
-topo=$out/latency-topology
-e2e_topology "$topo" "0-$((cpu_b - 1))" "$cpu_b-$((ncpu - 1))" 0 1
+topo=$(e2e_topology "$out/latency-sysfs" 0,1 "0:0-$((cpu_b - 1))" "1:$cpu_b-$((ncpu - 1))") || exit 1
 cat >"$out/latency-guest.sh" <<G
 #!/bin/sh
 insmod /xpv/mods/virtio_numa.ko mirror=${XPV_LAT_MIRROR:-1} || exit 1
@@ -37,7 +36,7 @@ for d in $debounces; do
 		--file "$top/guest-driver/build/virtio_numa.ko:/xpv/mods/virtio_numa.ko" \
 		--file "$out/xpv-e2e:/usr/bin/xpv-e2e" --no-share --append printk.devkmsg=on \
 		--node 256M:0 --node 256M:1 -- -smp 2,sockets=2,cores=1,threads=1 \
-		-device "virtio-numa-pci,id=vn0,host-topology=$topo,scan-period-ms=$period,debounce=$d" || exit 1
+		-device "virtio-numa-pci,id=vn0,$topo,scan-period-ms=$period,debounce-ms=$(((d - 1) * period))" || exit 1
 	tid0=$(vcpu_tid 0) tid1=$(vcpu_tid 1)
 	taskset -p -c "$cpu_a" "$tid0" >/dev/null && taskset -p -c "$cpu_b" "$tid1" >/dev/null || exit 1
 	vm_wait_for '^GUEST-UP' 180 >/dev/null || exit 1

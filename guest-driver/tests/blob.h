@@ -12,7 +12,7 @@
 
 #define BLOB_MAX (64 * 1024)
 
-/* Header field offsets, spelled out from docs/virtio-numa.md §6.1. */
+/* Header field offsets of format 2, spelled out from docs/virtio-numa.md. */
 enum {
 	H_MAGIC = 0,
 	H_FORMAT = 4,
@@ -99,6 +99,16 @@ static inline uint32_t exp_host_cpu(unsigned int c)
 	return 100 + c;
 }
 
+/* Not the index: a parser that used the index instead would show. */
+static inline uint32_t exp_arch_id(unsigned int c)
+{
+	return 2 * c + 1;
+}
+
+/* vCPU entry: arch_id le32, host_cpu le32, hnode le16, flags le16, reserved le32 */
+#define VCPU_SIZE 16u
+enum { V_ARCH_ID = 0, V_HOST_CPU = 4, V_HNODE = 8, V_FLAGS = 10, V_RESERVED = 12 };
+
 #define ALIGN8(x) (((x) + 7u) & ~7u)
 
 /* Tables in the order hnodes, dist, gnodes, vcpus right after a 48-byte header. */
@@ -121,11 +131,11 @@ static inline void blob_build(struct blob *b, uint16_t nh, uint16_t ng, uint16_t
 	b->off_gnodes = off;
 	off += (uint32_t)ng * b->stride;
 	b->off_vcpus = off;
-	off += 8u * nv;
+	off += VCPU_SIZE * nv;
 	b->len = off;
 
 	put32(b->buf + H_MAGIC, 0x4d4e5658);
-	put16(b->buf + H_FORMAT, 1);
+	put16(b->buf + H_FORMAT, 2);
 	put16(b->buf + H_HDR_LEN, 48);
 	put64(b->buf + H_VERSION, version);
 	put32(b->buf + H_TOTAL_LEN, b->len);
@@ -155,11 +165,13 @@ static inline void blob_build(struct blob *b, uint16_t nh, uint16_t ng, uint16_t
 			put64(e + 24 + 8 * j, exp_bytes_on(i, j, nh));
 	}
 	for (i = 0; i < nv; i++) {
-		uint8_t *e = b->buf + b->off_vcpus + 8 * i;
+		uint8_t *e = b->buf + b->off_vcpus + VCPU_SIZE * i;
 
-		put16(e, exp_vcpu_hnode(i, nh, nv));
-		put16(e + 2, 1);
-		put32(e + 4, exp_host_cpu(i));
+		put32(e + V_ARCH_ID, exp_arch_id(i));
+		put32(e + V_HOST_CPU, exp_host_cpu(i));
+		put16(e + V_HNODE, exp_vcpu_hnode(i, nh, nv));
+		put16(e + V_FLAGS, 1);
+		put32(e + V_RESERVED, 0xfeedface); /* must be ignored */
 	}
 }
 

@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Unit tests of the virtio-numa map parser and page layout (vnuma_map.c),
- * built in user space.  Each rule of docs/virtio-numa.md §6.6 has a case that
- * must be rejected with that rule's code; the mutation loop at the end checks
- * that no input crashes the parser (run under ASan/UBSan by the suite).
+ * built in user space.  Each rule of the format-2 driver validation
+ * (docs/virtio-numa.md) has a case that must be rejected with that rule's
+ * code, a hostile-device corpus covers what a device can do on the virtqueue
+ * path (torn, short and oversized buffers, used length != total_len, counts
+ * != config, duplicate arch_ids, non-monotonic versions); the mutation loop
+ * at the end checks that no input crashes the parser (run under ASan/UBSan by
+ * the suite).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,28 +27,48 @@
 static struct blob bl;
 static struct vnuma_map map;
 
-static int parse_ex(const struct blob *b, uint32_t max_map_len, uint64_t cfg_version, uint64_t held,
-		    struct vnuma_map_error *why)
+static void check_invariants(const struct vnuma_map *m);
+
+/* max_map_len as the device computes it (protocol: fixed, max_hnodes = 64) */
+static uint32_t cfg_max_map_len(unsigned int ng, unsigned int nv)
 {
-	struct vnuma_map_ctx ctx = {
-		.max_map_len = max_map_len,
-		.map_version = cfg_version,
-		.held_version = held,
-	};
-	/* An exact-size heap copy, so ASan sees any read past map_len. */
-	void *copy = malloc(b->len ? b->len : 1);
+	return 48 + ALIGN8(2 * 64) + ALIGN8(64 * 64) + ng * (24 + 8 * 64) + nv * VCPU_SIZE;
+}
+
+static int parse_cfg(const struct blob *b, uint32_t used_len, const struct vnuma_map_ctx *ctx,
+		     struct vnuma_map_error *why)
+{
+	/* An exact-size heap copy of what the device wrote, so ASan sees any
+	 * read past the used length. */
+	size_t n = used_len < sizeof(b->buf) ? used_len : sizeof(b->buf);
+	void *copy = malloc(n ? n : 1);
 	int ret;
 
 	assert_non_null(copy);
-	memcpy(copy, b->buf, b->len);
-	ret = vnuma_map_parse(copy, b->len, &ctx, &map, why);
+	memcpy(copy, b->buf, n);
+	ret = vnuma_map_parse(copy, used_len <= n ? used_len : n, ctx, &map, why);
 	free(copy);
 	return ret;
 }
 
+/* b as the device's map, with the configuration matching it, against held */
+static int parse_ex(const struct blob *b, uint32_t max_map_len, uint64_t held,
+		    struct vnuma_map_error *why)
+{
+	struct vnuma_map_ctx ctx = {
+		.max_map_len = max_map_len,
+		.max_hnodes = 64,
+		.nr_gnodes = b->ng,
+		.nr_vcpus = b->nv,
+		.held_version = held,
+	};
+
+	return parse_cfg(b, b->len, &ctx, why);
+}
+
 static int parse(const struct blob *b, struct vnuma_map_error *why)
 {
-	return parse_ex(b, 1u << 20, b->version, 0, why);
+	return parse_ex(b, cfg_max_map_len(b->ng, b->nv), 0, why);
 }
 
 #define assert_rejects(code_)                                                                      \
@@ -93,6 +117,7 @@ static void check_map_equals_built(const struct blob *b)
 			assert_int_equal(map.gnode[i].bytes_on[j], exp_bytes_on(i, j, b->nh));
 	}
 	for (i = 0; i < b->nv; i++) {
+		assert_int_equal(map.vcpu[i].arch_id, exp_arch_id(i));
 		assert_int_equal(map.vcpu[i].hnode, exp_vcpu_hnode(i, b->nh, b->nv));
 		assert_int_equal(map.vcpu[i].flags, 1);
 		assert_int_equal(map.vcpu[i].host_cpu, exp_host_cpu(i));
@@ -121,6 +146,7 @@ static void valid_small_exact(void **state)
 	assert_int_equal(map.gnode[1].bytes_on[1], ((1ull << 30) + (1ull << 21)) / 2);
 	assert_int_equal(map.vcpu[3].hnode, 0xffff);
 	assert_int_equal(map.vcpu[2].host_cpu, 102);
+	assert_int_equal(map.vcpu[2].arch_id, 5);
 }
 
 static void valid_max_counts(void **state)
@@ -150,8 +176,8 @@ static void valid_tables_reordered_and_long_header(void **state)
 	memset(moved.buf + 48, 0, sizeof(moved.buf) - 48);
 	off = hdr;
 	moved.off_vcpus = off;
-	memcpy(moved.buf + off, bl.buf + bl.off_vcpus, 8u * bl.nv);
-	off += 8u * bl.nv;
+	memcpy(moved.buf + off, bl.buf + bl.off_vcpus, VCPU_SIZE * bl.nv);
+	off += VCPU_SIZE * bl.nv;
 	moved.off_gnodes = off;
 	memcpy(moved.buf + off, bl.buf + bl.off_gnodes, (size_t)bl.ng * bl.stride);
 	off += bl.ng * bl.stride;
@@ -183,8 +209,8 @@ static void valid_larger_stride(void **state)
 		memcpy(wide.buf + bl.off_gnodes + i * wide.stride,
 		       bl.buf + bl.off_gnodes + i * bl.stride, bl.stride);
 	wide.off_vcpus = bl.off_gnodes + bl.ng * wide.stride;
-	memcpy(wide.buf + wide.off_vcpus, bl.buf + bl.off_vcpus, 8u * bl.nv);
-	wide.len = wide.off_vcpus + 8u * bl.nv;
+	memcpy(wide.buf + wide.off_vcpus, bl.buf + bl.off_vcpus, VCPU_SIZE * bl.nv);
+	wide.len = wide.off_vcpus + VCPU_SIZE * bl.nv;
 	blob_sync_hdr(&wide);
 	bl = wide;
 	assert_accepts();
@@ -195,9 +221,9 @@ static void valid_unknown_and_unreachable(void **state)
 {
 	(void)state;
 	put16(bl.buf + bl.off_gnodes, 0xffff); /* home unknown */
-	put16(bl.buf + bl.off_vcpus, 0xffff); /* vcpu 0 unknown */
+	put16(bl.buf + bl.off_vcpus + V_HNODE, 0xffff); /* vcpu 0 unknown */
 	bl.buf[bl.off_dist + 1] = 255; /* unreachable */
-	put32(bl.buf + bl.off_vcpus + 4, 0xffffffffu); /* host cpu unknown */
+	put32(bl.buf + bl.off_vcpus + V_HOST_CPU, 0xffffffffu); /* host cpu unknown */
 	assert_accepts();
 	assert_int_equal(map.gnode[0].home, 0xffff);
 	assert_int_equal(map.vcpu[0].hnode, 0xffff);
@@ -221,12 +247,79 @@ static void valid_bytes_exactly_size(void **state)
 	assert_int_equal(map.gnode[0].size_bytes, 1000);
 }
 
-static void valid_equal_version_held(void **state)
+static void dup_version_is_dropped_not_rejected(void **state)
 {
 	struct vnuma_map_error why;
 
 	(void)state;
-	assert_int_equal(parse_ex(&bl, 1u << 20, 7, 7, &why), 0);
+	assert_int_equal(parse_ex(&bl, 1u << 20, 7, &why), -EALREADY);
+	assert_int_equal(why.code, VNUMA_E_DUPLICATE);
+	assert_int_equal(parse_ex(&bl, 1u << 20, 6, &why), 0);
+}
+
+static void valid_memoryless_node(void **state)
+{
+	uint8_t *e;
+	unsigned int j;
+
+	(void)state;
+	/* guest node 1: no RAM, no home, nothing placed */
+	e = bl.buf + bl.off_gnodes + bl.stride;
+	put16(e, 0xffff);
+	put16(e + 2, 4);
+	put64(e + 8, 0);
+	put64(e + 16, 0);
+	for (j = 0; j < bl.nh; j++)
+		put64(e + 24 + 8 * j, 0);
+	assert_accepts();
+	assert_int_equal(map.gnode[1].flags, 4);
+	assert_int_equal(map.gnode[1].home, 0xffff);
+	assert_int_equal(map.gnode[1].size_bytes, 0);
+}
+
+static void valid_nonpresent_vcpus(void **state)
+{
+	uint8_t *e = bl.buf + bl.off_vcpus + VCPU_SIZE * 2;
+
+	(void)state;
+	/* not plugged: no host node, no host cpu, arch_id still valid; a
+	 * non-present entry may repeat a present one's arch_id */
+	put16(e + V_FLAGS, 0);
+	put16(e + V_HNODE, 0xffff);
+	put32(e + V_HOST_CPU, 0xffffffffu);
+	put32(e + V_ARCH_ID, exp_arch_id(0));
+	assert_accepts();
+	assert_int_equal(map.vcpu[2].flags, 0);
+	assert_int_equal(map.vcpu[2].arch_id, exp_arch_id(0));
+}
+
+/* Undefined flag bits and reserved fields are ignored (and passed through). */
+static void valid_reserved_and_undefined_bits(void **state)
+{
+	(void)state;
+	put16(bl.buf + bl.off_vcpus + V_FLAGS, 0xfffe | 1);
+	put32(bl.buf + bl.off_gnodes + 4, 0x12345678); /* gnode reserved */
+	put16(bl.buf + bl.off_gnodes + 2, 0xfff8 | 1); /* undefined gnode flags */
+	assert_accepts();
+}
+
+/* Migration: the same device (fixed config) publishes 2, then 64, then 1
+ * host nodes; every map fits max_map_len and is accepted. */
+static void valid_nr_hnodes_changes(void **state)
+{
+	static const uint16_t seq[] = {2, 4, 64, 1, 3};
+	struct vnuma_map_error why;
+	uint64_t held = 0;
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
+		blob_build(&bl, seq[i], 3, 8, 10 + i);
+		assert_true(bl.len <= cfg_max_map_len(3, 8));
+		assert_int_equal(parse_ex(&bl, cfg_max_map_len(3, 8), held, &why), 0);
+		check_map_equals_built(&bl);
+		held = map.version;
+	}
 }
 
 /* ---- rule 1: magic, format, lengths ---- */
@@ -245,9 +338,9 @@ static void rej_above_max_map_len(void **state)
 	struct vnuma_map_error why;
 
 	(void)state;
-	assert_int_equal(parse_ex(&bl, bl.len - 1, bl.version, 0, &why), -EINVAL);
+	assert_int_equal(parse_ex(&bl, bl.len - 1, 0, &why), -EINVAL);
 	assert_int_equal(why.code, VNUMA_E_MAP_LEN);
-	assert_int_equal(parse_ex(&bl, bl.len, bl.version, 0, &why), 0);
+	assert_int_equal(parse_ex(&bl, bl.len, 0, &why), 0);
 }
 
 static void rej_magic(void **state)
@@ -260,7 +353,9 @@ static void rej_magic(void **state)
 static void rej_format(void **state)
 {
 	(void)state;
-	put16(bl.buf + H_FORMAT, 2);
+	put16(bl.buf + H_FORMAT, 1); /* the config-window format */
+	assert_rejects(VNUMA_E_FORMAT);
+	put16(bl.buf + H_FORMAT, 3);
 	assert_rejects(VNUMA_E_FORMAT);
 	put16(bl.buf + H_FORMAT, 0);
 	assert_rejects(VNUMA_E_FORMAT);
@@ -288,6 +383,10 @@ static void rej_total_len(void **state)
 
 static void rej_counts(void **state)
 {
+	struct vnuma_map_ctx ctx = {
+		.max_map_len = 1u << 20, .max_hnodes = 3, .nr_gnodes = 2, .nr_vcpus = 4};
+	struct vnuma_map_error why;
+
 	(void)state;
 	put16(bl.buf + H_NR_HNODES, 0);
 	assert_rejects(VNUMA_E_NR_HNODES);
@@ -297,18 +396,38 @@ static void rej_counts(void **state)
 	assert_rejects(VNUMA_E_NR_HNODES);
 	put16(bl.buf + H_NR_HNODES, bl.nh);
 
+	/* guest nodes and vCPUs must be the configuration's, not just in range */
 	put16(bl.buf + H_NR_GNODES, 0);
 	assert_rejects(VNUMA_E_NR_GNODES);
-	put16(bl.buf + H_NR_GNODES, 65);
+	put16(bl.buf + H_NR_GNODES, 1);
+	assert_rejects(VNUMA_E_NR_GNODES);
+	put16(bl.buf + H_NR_GNODES, 3);
 	assert_rejects(VNUMA_E_NR_GNODES);
 	put16(bl.buf + H_NR_GNODES, bl.ng);
 
 	put16(bl.buf + H_NR_VCPUS, 0);
 	assert_rejects(VNUMA_E_NR_VCPUS);
+	put16(bl.buf + H_NR_VCPUS, 3);
+	assert_rejects(VNUMA_E_NR_VCPUS);
 	put16(bl.buf + H_NR_VCPUS, 1025);
 	assert_rejects(VNUMA_E_NR_VCPUS);
 	put16(bl.buf + H_NR_VCPUS, bl.nv);
 	assert_accepts();
+
+	/* nr_hnodes is bounded by the configuration's max_hnodes */
+	assert_int_equal(parse_cfg(&bl, bl.len, &ctx, &why), 0);
+	ctx.max_hnodes = 2;
+	assert_int_equal(parse_cfg(&bl, bl.len, &ctx, &why), -EINVAL);
+	assert_int_equal(why.code, VNUMA_E_NR_HNODES);
+	/* and a configuration with other counts rejects this map */
+	ctx.max_hnodes = 64;
+	ctx.nr_vcpus = 5;
+	assert_int_equal(parse_cfg(&bl, bl.len, &ctx, &why), -EINVAL);
+	assert_int_equal(why.code, VNUMA_E_NR_VCPUS);
+	ctx.nr_vcpus = 4;
+	ctx.nr_gnodes = 3;
+	assert_int_equal(parse_cfg(&bl, bl.len, &ctx, &why), -EINVAL);
+	assert_int_equal(why.code, VNUMA_E_NR_GNODES);
 }
 
 /* ---- rule 3: stride ---- */
@@ -414,7 +533,7 @@ static void rej_home(void **state)
 static void rej_vcpu_hnode(void **state)
 {
 	(void)state;
-	put16(bl.buf + bl.off_vcpus + 8 * 2, bl.nh);
+	put16(bl.buf + bl.off_vcpus + VCPU_SIZE * 2 + V_HNODE, bl.nh);
 	assert_rejects(VNUMA_E_VCPU_HNODE);
 }
 
@@ -458,24 +577,139 @@ static void rej_bytes_overflow(void **state)
 	assert_rejects(VNUMA_E_BYTES);
 }
 
-/* ---- rule 8: versions ---- */
-
-static void rej_version_mismatch(void **state)
+static void rej_memoryless_with_size(void **state)
 {
-	struct vnuma_map_error why;
-
 	(void)state;
-	assert_int_equal(parse_ex(&bl, 1u << 20, bl.version + 1, 0, &why), -EINVAL);
-	assert_int_equal(why.code, VNUMA_E_VERSION);
+	put16(bl.buf + bl.off_gnodes + 2, 4); /* MEMORYLESS, but 1 GiB */
+	assert_rejects(VNUMA_E_MEMORYLESS);
 }
+
+static void rej_arch_id_dup(void **state)
+{
+	(void)state;
+	put32(bl.buf + bl.off_vcpus + VCPU_SIZE * 3 + V_ARCH_ID, exp_arch_id(1));
+	assert_rejects(VNUMA_E_ARCH_ID_DUP);
+	/* unplugging one of the two makes it legal */
+	put16(bl.buf + bl.off_vcpus + VCPU_SIZE * 1 + V_FLAGS, 0);
+	assert_accepts();
+}
+
+/* ---- versions: strictly newer than the map held ---- */
 
 static void rej_version_lower(void **state)
 {
 	struct vnuma_map_error why;
 
 	(void)state;
-	assert_int_equal(parse_ex(&bl, 1u << 20, bl.version, bl.version + 1, &why), -ESTALE);
+	assert_int_equal(parse_ex(&bl, 1u << 20, bl.version + 1, &why), -EINVAL);
 	assert_int_equal(why.code, VNUMA_E_STALE);
+}
+
+static void rej_version_zero(void **state)
+{
+	(void)state;
+	put64(bl.buf + H_VERSION, 0);
+	assert_rejects(VNUMA_E_STALE);
+}
+
+/* ---- a hostile device on the virtqueue path ---- */
+
+/* The used length the device claims differs from what the map says. */
+static void hostile_used_len(void **state)
+{
+	struct vnuma_map_ctx ctx = {.max_map_len = cfg_max_map_len(2, 4),
+				    .max_hnodes = 64,
+				    .nr_gnodes = 2,
+				    .nr_vcpus = 4};
+	struct vnuma_map_error why;
+
+	(void)state;
+	assert_int_equal(parse_cfg(&bl, bl.len, &ctx, &why), 0);
+	/* short: the tail of the map was not written */
+	assert_int_equal(parse_cfg(&bl, bl.len - 16, &ctx, &why), -EINVAL);
+	assert_int_equal(why.code, VNUMA_E_TOTAL_LEN);
+	/* long: claims more than the map, within the buffer */
+	assert_int_equal(parse_cfg(&bl, bl.len + 8, &ctx, &why), -EINVAL);
+	assert_int_equal(why.code, VNUMA_E_TOTAL_LEN);
+	/* oversized: more than the buffer the driver posted */
+	assert_int_equal(parse_cfg(&bl, ctx.max_map_len + 1, &ctx, &why), -EINVAL);
+	assert_int_equal(why.code, VNUMA_E_MAP_LEN);
+	/* nothing written at all, or a header only */
+	assert_int_equal(parse_cfg(&bl, 0, &ctx, &why), -EINVAL);
+	assert_int_equal(why.code, VNUMA_E_SHORT);
+	assert_int_equal(parse_cfg(&bl, 47, &ctx, &why), -EINVAL);
+	assert_int_equal(why.code, VNUMA_E_SHORT);
+	assert_int_equal(parse_cfg(&bl, 48, &ctx, &why), -EINVAL);
+	assert_int_equal(why.code, VNUMA_E_TOTAL_LEN);
+}
+
+/* Oversized claims inside the blob: total_len past max_map_len, counts too
+ * big for the buffer. */
+static void hostile_oversized_claims(void **state)
+{
+	struct vnuma_map_error why;
+
+	(void)state;
+	put32(bl.buf + H_TOTAL_LEN, 1u << 20);
+	assert_rejects(VNUMA_E_TOTAL_LEN);
+	put32(bl.buf + H_TOTAL_LEN, bl.len);
+	assert_int_equal(parse_ex(&bl, bl.len - 1, 0, &why), -EINVAL);
+	assert_int_equal(why.code, VNUMA_E_MAP_LEN);
+	/* 64 host nodes claimed in a map laid out for 3 */
+	put16(bl.buf + H_NR_HNODES, 64);
+	put16(bl.buf + H_STRIDE, 24 + 8 * 64);
+	assert_rejects(VNUMA_E_TABLE_BOUNDS);
+}
+
+/* A torn buffer: the first half of a new map over the second half of an
+ * older one (a device that wrote while the driver read, or two writers). */
+static void hostile_torn_buffers(void **state)
+{
+	static struct blob old, nw;
+	struct vnuma_map_error why;
+	uint32_t cut;
+	unsigned int accepted = 0;
+
+	(void)state;
+	blob_build(&old, 2, 2, 4, 5);
+	blob_build(&nw, 4, 2, 4, 6);
+	for (cut = 0; cut <= nw.len; cut += 4) {
+		bl = nw;
+		memcpy(bl.buf + cut, old.buf + cut, nw.len - cut);
+		if (parse_ex(&bl, cfg_max_map_len(2, 4), 5, &why) == 0) {
+			/* only if the torn part happened to change nothing checked */
+			accepted++;
+			check_invariants(&map);
+		} else {
+			assert_true(why.code > VNUMA_OK && why.code < VNUMA_E__COUNT);
+		}
+	}
+	/* the full new map (cut == len) is accepted */
+	assert_true(accepted >= 1);
+	assert_int_equal(map.nr_hnodes, 4);
+}
+
+/* The driver's rule over a sequence of deliveries: keep the newest, drop
+ * duplicates silently, reject older ones, never go back. */
+static void hostile_version_sequence(void **state)
+{
+	static const uint64_t seq[] = {5, 7, 6, 7, 1, 9, 9, 8, 10};
+	static const int expect[] = {0, 0, -EINVAL, -EALREADY, -EINVAL, 0, -EALREADY, -EINVAL, 0};
+	struct vnuma_map_error why;
+	uint64_t held = 0;
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
+		int ret;
+
+		blob_build(&bl, 1 + i % 3, 2, 4, seq[i]);
+		ret = parse_ex(&bl, cfg_max_map_len(2, 4), held, &why);
+		assert_int_equal(ret, expect[i]);
+		if (!ret)
+			held = map.version;
+	}
+	assert_int_equal(held, 10);
 }
 
 static void rej_leaves_reason_text(void **state)
@@ -631,8 +865,14 @@ static void check_invariants(const struct vnuma_map *m)
 		}
 		assert_true(sum <= m->gnode[i].size_bytes);
 	}
-	for (i = 0; i < m->nr_vcpus; i++)
+	for (i = 0; i < m->nr_vcpus; i++) {
 		assert_true(m->vcpu[i].hnode < m->nr_hnodes || m->vcpu[i].hnode == 0xffff);
+		for (j = 0; j < i && (m->vcpu[i].flags & 1); j++)
+			assert_true(!(m->vcpu[j].flags & 1) ||
+				    m->vcpu[j].arch_id != m->vcpu[i].arch_id);
+	}
+	for (i = 0; i < m->nr_gnodes; i++)
+		assert_true(!(m->gnode[i].flags & 4) || m->gnode[i].size_bytes == 0);
 	for (i = 0; i < m->nr_hnodes; i++)
 		assert_int_equal(m->dist[i * m->nr_hnodes + i], 10);
 }
@@ -651,7 +891,6 @@ static void fuzz_mutations(void **state)
 	for (i = 0; i < iters; i++) {
 		struct vnuma_map_error why;
 		unsigned int k, n = 1 + rnd() % 8;
-		uint64_t cfg_version;
 		int ret;
 
 		bl = base;
@@ -665,8 +904,7 @@ static void fuzz_mutations(void **state)
 		}
 		if (rnd() % 16 == 0)
 			bl.len = rnd() % (bl.len + 64);
-		cfg_version = rnd() % 8 ? 7 : rnd() % 16;
-		ret = parse_ex(&bl, 1u << 20, cfg_version, rnd() % 4 ? 0 : rnd() % 16, &why);
+		ret = parse_ex(&bl, cfg_max_map_len(2, 4), rnd() % 4 ? 0 : rnd() % 16, &why);
 		if (ret == 0) {
 			accepted++;
 			check_invariants(&map);
@@ -695,7 +933,11 @@ int main(void)
 		cmocka_unit_test_setup(valid_larger_stride, setup_small),
 		cmocka_unit_test_setup(valid_unknown_and_unreachable, setup_small),
 		cmocka_unit_test_setup(valid_bytes_exactly_size, setup_small),
-		cmocka_unit_test_setup(valid_equal_version_held, setup_small),
+		cmocka_unit_test_setup(dup_version_is_dropped_not_rejected, setup_small),
+		cmocka_unit_test_setup(valid_memoryless_node, setup_small),
+		cmocka_unit_test_setup(valid_nonpresent_vcpus, setup_small),
+		cmocka_unit_test_setup(valid_reserved_and_undefined_bits, setup_small),
+		cmocka_unit_test_setup(valid_nr_hnodes_changes, setup_small),
 		cmocka_unit_test_setup(rej_short, setup_small),
 		cmocka_unit_test_setup(rej_above_max_map_len, setup_small),
 		cmocka_unit_test_setup(rej_magic, setup_small),
@@ -713,8 +955,14 @@ int main(void)
 		cmocka_unit_test_setup(rej_vcpu_hnode, setup_small),
 		cmocka_unit_test_setup(rej_bytes_exceed, setup_small),
 		cmocka_unit_test_setup(rej_bytes_overflow, setup_small),
-		cmocka_unit_test_setup(rej_version_mismatch, setup_small),
+		cmocka_unit_test_setup(rej_memoryless_with_size, setup_small),
+		cmocka_unit_test_setup(rej_arch_id_dup, setup_small),
 		cmocka_unit_test_setup(rej_version_lower, setup_small),
+		cmocka_unit_test_setup(rej_version_zero, setup_small),
+		cmocka_unit_test_setup(hostile_used_len, setup_small),
+		cmocka_unit_test_setup(hostile_oversized_claims, setup_small),
+		cmocka_unit_test_setup(hostile_torn_buffers, setup_small),
+		cmocka_unit_test_setup(hostile_version_sequence, setup_small),
 		cmocka_unit_test_setup(rej_leaves_reason_text, setup_small),
 		cmocka_unit_test_setup(page_layout_roundtrip, setup_small),
 		cmocka_unit_test_setup(page_layout_no_map_and_max, setup_small),

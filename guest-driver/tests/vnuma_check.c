@@ -4,11 +4,15 @@
  * run inside test VMs (tests/suites/60-e2e-*).  Each subcommand prints what it
  * saw and exits 0 when the check holds, 1 when it does not, 2 on usage errors.
  *
- *   mkblob FILE VERSION HIDS HOMES VHNODES [CORRUPT]   write a blob in one write()
- *       HIDS: host node ids "0,1"; HOMES: home index per guest node ("-" = unknown);
- *       VHNODES: host-node index per vCPU ("-" = unknown); host_cpu of every vCPU
- *       and size of every guest node are derived from VERSION so torn reads show.
- *       CORRUPT: none|magic|vcpu-index|count|offset|distance|bytes
+ *   mkblob FILE VERSION HIDS HOMES VHNODES [CORRUPT [ARCHIDS]]   write a format-2
+ *       blob in one write()
+ *       HIDS: host node ids "0,1"; HOMES: home index per guest node ("-" = unknown,
+ *       "m" = memoryless); VHNODES: host-node index per vCPU entry ("-" = unknown,
+ *       "u" = not present); ARCHIDS: arch_id (APIC ID) per entry, default the
+ *       entry's index; host_cpu of every vCPU and size of every guest node are
+ *       derived from VERSION so torn reads show.
+ *       CORRUPT: none|magic|vcpu-index|count|offset|distance|bytes|arch-dup|
+ *       format1|memoryless-size
  *   page | read            print the map from the mmap()ed page / from read()
  *   abi                    refuse write mappings/opens, bad lengths and offsets
  *   poll-new CMD...        ack, run CMD (publishes a map), expect poll readable,
@@ -20,7 +24,6 @@
  *   busy-unload            with only a mapping left, the module must refuse to unload
  *   wait-change VERSION MS wait (poll) up to MS ms for a version other than VERSION
  *   getcpu CPU             print "node_syscall node_vdso" of CPU
- *   leakscan RANGES        no slab/vmalloc allocation of an unloaded virtio_numa left
  *   stress BLOBFILE N READERS   N maps written while READERS check the page
  */
 #define _GNU_SOURCE
@@ -64,7 +67,10 @@ static int parse_list(const char *s, int *out, int max)
 	char *dup = strdup(s), *tok, *save = NULL;
 
 	for (tok = strtok_r(dup, ",", &save); tok && n < max; tok = strtok_r(NULL, ",", &save))
-		out[n++] = strcmp(tok, "-") ? atoi(tok) : 0xffff;
+		out[n++] = !strcmp(tok, "-")   ? 0xffff
+			   : !strcmp(tok, "m") ? -1 /* memoryless guest node */
+			   : !strcmp(tok, "u") ? -2 /* vCPU not present */
+					       : atoi(tok);
 	free(dup);
 	return n;
 }
@@ -72,7 +78,7 @@ static int parse_list(const char *s, int *out, int max)
 static int cmd_mkblob(int argc, char **argv)
 {
 	static struct blob b;
-	int hids[64], homes[64], vh[1024];
+	int hids[64], homes[64], vh[1024], arch[1024];
 	int nh, ng, nv, fd;
 	unsigned int i, j;
 	uint64_t version;
@@ -85,6 +91,10 @@ static int cmd_mkblob(int argc, char **argv)
 	nh = parse_list(argv[3], hids, 64);
 	ng = parse_list(argv[4], homes, 64);
 	nv = parse_list(argv[5], vh, 1024);
+	for (i = 0; i < (unsigned int)nv; i++)
+		arch[i] = i;
+	if (argc > 7 && parse_list(argv[7], arch, 1024) != nv)
+		return fail("%s: need one arch_id per vCPU entry", argv[7]);
 	memset(&b, 0, sizeof(b));
 	b.stride = 24 + 8 * nh;
 	b.off_hnodes = off;
@@ -94,10 +104,10 @@ static int cmd_mkblob(int argc, char **argv)
 	b.off_gnodes = off;
 	off += (uint32_t)ng * b.stride;
 	b.off_vcpus = off;
-	off += 8u * nv;
+	off += VCPU_SIZE * nv;
 	b.len = off;
 	put32(b.buf + H_MAGIC, 0x4d4e5658);
-	put16(b.buf + H_FORMAT, 1);
+	put16(b.buf + H_FORMAT, 2);
 	put16(b.buf + H_HDR_LEN, 48);
 	put64(b.buf + H_VERSION, version);
 	put16(b.buf + H_NR_HNODES, nh);
@@ -113,6 +123,11 @@ static int cmd_mkblob(int argc, char **argv)
 		uint8_t *e = b.buf + b.off_gnodes + i * b.stride;
 		uint64_t size = (256ull << 20) + version * 4096;
 
+		if (homes[i] < 0) { /* memoryless: no size, no home, nothing placed */
+			put16(e, 0xffff);
+			put16(e + 2, 4);
+			continue;
+		}
 		put16(e, homes[i]);
 		put64(e + 8, size);
 		put64(e + 16, size / 4);
@@ -120,22 +135,31 @@ static int cmd_mkblob(int argc, char **argv)
 			put64(e + 24 + 8 * j, j == (unsigned int)homes[i] ? size / 2 : 4096 * j);
 	}
 	for (i = 0; i < (unsigned int)nv; i++) {
-		put16(b.buf + b.off_vcpus + 8 * i, vh[i]);
-		put16(b.buf + b.off_vcpus + 8 * i + 2, 1);
-		put32(b.buf + b.off_vcpus + 8 * i + 4, (uint32_t)version);
+		uint8_t *e = b.buf + b.off_vcpus + VCPU_SIZE * i;
+
+		put32(e + V_ARCH_ID, arch[i]);
+		put32(e + V_HOST_CPU, vh[i] == -2 ? 0xffffffffu : (uint32_t)version);
+		put16(e + V_HNODE, vh[i] == -2 ? 0xffff : vh[i]);
+		put16(e + V_FLAGS, vh[i] == -2 ? 0 : 1);
 	}
 	if (!strcmp(corrupt, "magic"))
 		put32(b.buf + H_MAGIC, 0);
 	else if (!strcmp(corrupt, "vcpu-index"))
-		put16(b.buf + b.off_vcpus, nh);
+		put16(b.buf + b.off_vcpus + V_HNODE, nh);
 	else if (!strcmp(corrupt, "count"))
-		put16(b.buf + H_NR_VCPUS, 1025);
+		put16(b.buf + H_NR_VCPUS, nv + 1); /* != the configuration's */
 	else if (!strcmp(corrupt, "offset"))
 		put32(b.buf + H_OFF_VCPUS, b.len - 4);
 	else if (!strcmp(corrupt, "distance"))
 		b.buf[b.off_dist] = 0;
 	else if (!strcmp(corrupt, "bytes"))
 		put64(b.buf + b.off_gnodes + 16, UINT64_MAX);
+	else if (!strcmp(corrupt, "arch-dup") && nv > 1)
+		put32(b.buf + b.off_vcpus + VCPU_SIZE + V_ARCH_ID, arch[0]);
+	else if (!strcmp(corrupt, "format1"))
+		put16(b.buf + H_FORMAT, 1);
+	else if (!strcmp(corrupt, "memoryless-size"))
+		put16(b.buf + b.off_gnodes + 2, 4);
 	else if (strcmp(corrupt, "none"))
 		return 2;
 	fd = open(argv[1], O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -476,154 +500,6 @@ static int cmd_busy_unload(void)
 	return bad;
 }
 
-/* Any hex address in [lo, hi) among the tokens of FILE? Prints the lines. */
-static double uptime_ms(void)
-{
-	double up = 0;
-	FILE *f = fopen("/proc/uptime", "r");
-
-	if (f) {
-		if (fscanf(f, "%lf", &up) != 1)
-			up = 0;
-		fclose(f);
-	}
-	return up * 1000;
-}
-
-/*
- * @born_ms: uptime when virtio_numa was loaded there.  An older allocation
- * cannot be its own: it comes from another module whose init section once
- * sat at these addresses (init sections are freed and reused).
- */
-static int scan_file(const char *path, unsigned long long lo, unsigned long long hi, double born_ms)
-{
-	char line[1024], rec[4096] = "";
-	int found = 0, hit = 0, old = 0;
-	double now = uptime_ms();
-	FILE *f = fopen(path, "r");
-
-	if (!f)
-		return 0;
-	/*
-	 * alloc_traces: a record is a count line then indented stack frames.
-	 * Not ours to free: objects that a CPU's bring-up allocates (rehome's
-	 * add_cpu) belong to the CPU devices; the sysfs nodes misc_register()
-	 * creates belong to driver core and the VFS (after any CPU hotplug, one
-	 * of them can outlive the device and drop_caches on Debian's 6.1 even
-	 * with the driver not touching CPUs: seen with mirror=0 and a manual
-	 * offline/online, so it is not the driver's).
-	 */
-	while (fgets(line, sizeof(line), f)) {
-		char *p = line;
-
-		if (line[0] != ' ' || !strchr(" \t", line[1]) || strncmp(line, "     ", 5)) {
-			if (hit && !old && !strstr(rec, " add_cpu+") &&
-			    !strstr(rec, " misc_register+")) {
-				printf("%s:\n%s", path, rec);
-				found = 1;
-			}
-			rec[0] = 0;
-			hit = 0;
-			old = 0;
-			if (born_ms > 0 && (p = strstr(line, " age=")))
-				old = now - strtod(p + 5, NULL) < born_ms - 1000;
-			p = line;
-		}
-		if (strlen(rec) + strlen(line) < sizeof(rec))
-			strcat(rec, line);
-		while ((p = strstr(p, "0x"))) {
-			int range = p > line && p[-1] == '-';
-			unsigned long long a = strtoull(p, &p, 16);
-
-			/* vmallocinfo's "start-end" is the area, not who allocated it */
-			if (range || *p == '-')
-				continue;
-			if (a >= lo && a < hi) {
-				hit = 1;
-				break;
-			}
-		}
-	}
-	if (hit && !strstr(rec, " add_cpu+") && !strstr(rec, " misc_register+")) {
-		printf("%s:\n%s", path, rec);
-		found = 1;
-	}
-	fclose(f);
-	return found;
-}
-
-/*
- * Is [base, end) now (partly) occupied by another loaded module?  Its own
- * allocations would then be blamed on virtio_numa, so the range cannot be
- * judged.
- */
-static int range_reused(unsigned long long base, unsigned long long end)
-{
-	unsigned long long mbase, msize;
-	char line[512], name[128];
-	FILE *f = fopen("/proc/modules", "r");
-	int reused = 0;
-
-	while (f && fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%127s %llu %*s %*s %*s %llx", name, &msize, &mbase) == 3 &&
-		    mbase < end && base < mbase + msize) {
-			printf("range %llx-%llx now holds module %s: not scanned\n", base, end,
-			       name);
-			reused = 1;
-		}
-	}
-	if (f)
-		fclose(f);
-	return reused;
-}
-
-/*
- * leakscan RANGES-FILE: every line "BASE SIZE" is where virtio_numa was once
- * loaded (from /proc/modules).  After the last unload, a slab object or a
- * vmalloc area whose allocation stack still points into one of those ranges
- * was leaked (needs slub_debug=U and debugfs).
- */
-static int cmd_leakscan(const char *ranges)
-{
-	unsigned long long base, size;
-	int leaks = 0, traces = 0;
-	FILE *r = fopen(ranges, "r");
-	char path[512], rline[256];
-	FILE *ls;
-
-	if (!r)
-		return fail("open %s", ranges);
-	while (fgets(rline, sizeof(rline), r)) {
-		double born_ms = 0;
-
-		if (sscanf(rline, "%llx %llu %lf", &base, &size, &born_ms) < 2)
-			continue;
-		if (!base)
-			return fail("module addresses are hidden (kptr_restrict)%s", "");
-		if (range_reused(base, base + size))
-			continue;
-		leaks |= scan_file("/proc/vmallocinfo", base, base + size, 0);
-		ls = popen("ls /sys/kernel/debug/slab/*/alloc_traces 2>/dev/null", "r");
-		while (ls && fgets(path, sizeof(path), ls)) {
-			path[strcspn(path, "\n")] = 0;
-			traces++;
-			/* vfree() frees vmap_area structs lazily; vmallocinfo has the areas */
-			if (strstr(path, "/vmap_area/"))
-				continue;
-			leaks |= scan_file(path, base, base + size, born_ms);
-		}
-		if (ls)
-			pclose(ls);
-	}
-	fclose(r);
-	if (!traces)
-		return fail("no /sys/kernel/debug/slab/*/alloc_traces (boot with slub_debug=U)%s",
-			    "");
-	if (!leaks)
-		printf("no allocation from virtio_numa left (%d slab caches scanned)\n", traces);
-	return leaks;
-}
-
 static int cmd_getcpu(int cpu)
 {
 	cpu_set_t set;
@@ -752,8 +628,6 @@ int main(int argc, char **argv)
 		return cmd_busy_unload();
 	if (!strcmp(argv[1], "wait-change") && argc == 4)
 		return cmd_wait_change(strtoull(argv[2], NULL, 0), atoi(argv[3]));
-	if (!strcmp(argv[1], "leakscan") && argc == 3)
-		return cmd_leakscan(argv[2]);
 	if (!strcmp(argv[1], "getcpu") && argc == 3)
 		return cmd_getcpu(atoi(argv[2]));
 	if (!strcmp(argv[1], "stress") && argc == 5)

@@ -17,12 +17,17 @@ check() { # check DESCRIPTION CMD...: ok/not ok by CMD's status
 }
 now() { date +%s; }
 
-# e2e_require_qemu: prints the SKIP plan and exits 77 without virtio-numa-pci
+# e2e_require_qemu: prints the SKIP plan and exits 77 without a format-2
+# virtio-numa-pci (map virtqueue; recognised by its x-sysfs-root property)
 e2e_require_qemu() {
 	local qemu
 	qemu=$(vm_qemu) || { echo "1..0 # SKIP no QEMU"; exit 77; }
 	if ! "$qemu" -device help 2>/dev/null | grep -q '"virtio-numa-pci"'; then
 		echo "1..0 # SKIP $qemu has no virtio-numa-pci (make all builds the patched QEMU)"
+		exit 77
+	fi
+	if ! "$qemu" -device virtio-numa-pci,help 2>/dev/null | grep -q 'x-sysfs-root'; then
+		echo "1..0 # SKIP $qemu has the format-1 virtio-numa-pci (no map virtqueue, no x-sysfs-root); the driver speaks format 2"
 		exit 77
 	fi
 	echo "# QEMU: $qemu"
@@ -40,16 +45,29 @@ e2e_build() {
 	fi
 }
 
-# e2e_topology FILE NODE0-CPUS NODE1-CPUS MEMDEV0-NODE MEMDEV1-NODE: a fake
-# 2-node host (ids 0 and 1) with guest node I's backend xpv-mI on the given node
+# e2e_topology DIR MEMDEV-NODES ID:CPUS...: a fake host for virtio-numa-pci's
+# test-only x-sysfs-root, shaped like /sys/devices/system/node (nodeID/cpulist
+# and nodeID/distance: 10 local, 21 remote; give the ids in ascending order),
+# with guest node I's backend xpv-mI on the I-th node of MEMDEV-NODES
+# ("0,1").  Prints the device properties that select it.
 e2e_topology() {
-	{
-		echo "# written by $(basename "$0")"
-		echo "node 0 cpus $2 distances 10,21"
-		echo "node 1 cpus $3 distances 21,10"
-		echo "memdev xpv-m0 node $4"
-		echo "memdev xpv-m1 node $5"
-	} >"$1"
+	local dir=$1 mem=$2 spec id d j props="" i=0 m
+	shift 2
+	rm -rf "$dir" && mkdir -p "$dir" || return 1
+	for spec; do
+		id=${spec%%:*}
+		mkdir "$dir/node$id" && echo "${spec#*:}" >"$dir/node$id/cpulist" || return 1
+		d=
+		for j; do
+			if [ "${j%%:*}" = "$id" ]; then d="$d 10"; else d="$d 21"; fi
+		done
+		echo "${d# }" >"$dir/node$id/distance"
+	done
+	for m in ${mem//,/ }; do
+		props="$props${props:++}xpv-m$i:$m"
+		i=$((i + 1))
+	done
+	echo "x-sysfs-root=$dir,x-memdev-node=$props"
 }
 
 # vcpu_tid I: host thread id of vCPU I of $VM

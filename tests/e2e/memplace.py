@@ -127,7 +127,7 @@ qmp_path, qt_path = os.path.join(WORK, "qmp.sock"), os.path.join(WORK, "qt.sock"
 fw = [a for d in ("/usr/share/qemu", "/usr/share/seabios") if os.path.isdir(d) for a in ("-L", d)]
 argv = pre + [QEMU] + fw + ["-accel", "qtest", "-M", "pc", "-m", f"{SIZE // MIB}M", "-nodefaults",
               "-display", "none", "-object", obj, "-numa", "node,nodeid=0,memdev=m0",
-              "-device", f"virtio-numa-pci,id=vn0,scan-period-ms={PERIOD_MS},debounce=1,"
+              "-device", f"virtio-numa-pci,id=vn0,scan-period-ms={PERIOD_MS},debounce-ms=0,"
               "mem-sample-stride=1048576,change-threshold=5",
               "-qmp", f"unix:{qmp_path},server=on,wait=off",
               "-qtest", f"unix:{qt_path},server=on,wait=off"]

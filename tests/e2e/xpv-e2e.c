@@ -123,8 +123,8 @@ static int cmd_wait_hnode(int cpu, int hnode, int timeout_ms, const char *ready)
 	}
 	snprintf(tmp, sizeof(tmp), "%s.tmp", ready);
 	f = strcmp(ready, "-") ? fopen(tmp, "w") : NULL;
-	if (strcmp(ready, "-") && (!f || fprintf(f, "%llu\n", (unsigned long long)v0) < 0 || fclose(f) ||
-	    rename(tmp, ready))) {
+	if (strcmp(ready, "-") && (!f || fprintf(f, "%llu\n", (unsigned long long)v0) < 0 ||
+				   fclose(f) || rename(tmp, ready))) {
 		fprintf(stderr, "xpv-e2e: writing %s failed\n", ready);
 		return 2;
 	}
@@ -160,7 +160,8 @@ static int cmd_wait_hnode(int cpu, int hnode, int timeout_ms, const char *ready)
 		if (page_hnode(cpu) == hnode)
 			break;
 	}
-	printf("result=ok wakes=%d first_wake_ms=%llu total_ms=%llu version_before=%llu version=%llu "
+	printf("result=ok wakes=%d first_wake_ms=%llu total_ms=%llu version_before=%llu "
+	       "version=%llu "
 	       "cpu=%d hnode=%d\n",
 	       wakes, (unsigned long long)first_block_ms, (unsigned long long)(now_ms() - start),
 	       (unsigned long long)v0, (unsigned long long)page_version(), cpu, hnode);
@@ -212,8 +213,8 @@ static int cmd_touch(int cpu, int npages)
 		else
 			other++;
 	}
-	printf("cpu=%d ran_on=%d pages=%d node0=%d node1=%d other=%d\n", cpu, sched_getcpu(), npages,
-	       count[0], count[1], other);
+	printf("cpu=%d ran_on=%d pages=%d node0=%d node1=%d other=%d\n", cpu, sched_getcpu(),
+	       npages, count[0], count[1], other);
 	return 0;
 }
 
@@ -227,7 +228,8 @@ static int cmd_libxpv(int cpu)
 		return 2;
 	}
 	printf("live=%d version=%llu cpu=%d cpu_node=%d cpu_hnode=%d\n", xpv_is_live(x),
-	       (unsigned long long)xpv_version(x), cpu, xpv_cpu_node(x, cpu), xpv_cpu_hnode(x, cpu));
+	       (unsigned long long)xpv_version(x), cpu, xpv_cpu_node(x, cpu),
+	       xpv_cpu_hnode(x, cpu));
 	xpv_close(x);
 	return 0;
 }
@@ -298,7 +300,7 @@ static int cmd_latency(int n, int timeout_ms)
 				continue;
 			if (r != 1 || read_page(fd)) {
 				out("TIMEOUT %d %llu %d\n", i, (unsigned long long)page_version(),
-				       page_hnode(1));
+				    page_hnode(1));
 				return 1;
 			}
 			if (page_hnode(1) != h0)
@@ -306,7 +308,7 @@ static int cmd_latency(int n, int timeout_ms)
 			other++; /* a map that did not move vCPU 1 */
 		}
 		out("WOKE %d %llu %d %d\n", i, (unsigned long long)page_version(), page_hnode(1),
-		       other);
+		    other);
 	}
 	return 0;
 }
@@ -323,12 +325,14 @@ int main(int argc, char **argv)
 		return cmd_libxpv(atoi(argv[2]));
 	if (argc == 4 && !strcmp(argv[1], "wait-change"))
 		return cmd_wait_change(strtoull(argv[2], NULL, 0), atoi(argv[3]));
-	if (argc >= 3 && !strcmp(argv[1], "kmsg")) { /* kmsg WORDS...: one console line via printk */
+	if (argc >= 3 &&
+	    !strcmp(argv[1], "kmsg")) { /* kmsg WORDS...: one console line via printk */
 		char line[400] = "";
 
 		kmsg = open("/dev/kmsg", O_WRONLY);
 		for (int i = 2; i < argc; i++)
-			snprintf(line + strlen(line), sizeof(line) - strlen(line), "%s%s", i > 2 ? " " : "", argv[i]);
+			snprintf(line + strlen(line), sizeof(line) - strlen(line), "%s%s",
+				 i > 2 ? " " : "", argv[i]);
 		out("%s\n", line);
 		return 0;
 	}
