@@ -158,7 +158,8 @@ static int parse_config(struct kyoto *k, json_t *sec, struct xpv_error **err)
 		    k->params.floor * (double)k->throttle_period_us < CFS_MIN_US)
 			return xpv_error_set(
 				err, 0,
-				"kyoto.floor x kyoto.throttle_period_us = %g x %lld us = %.0f us is "
+				"kyoto.floor x kyoto.throttle_period_us = %g x %lld us = %.0f us "
+				"is "
 				"below the kernel's 1000 us minimum CFS quota; raise "
 				"kyoto.floor to >= %g or kyoto.throttle_period_us to >= %.0f",
 				k->params.floor, (long long)k->throttle_period_us,
@@ -198,11 +199,12 @@ static int parse_config(struct kyoto *k, json_t *sec, struct xpv_error **err)
 			/* A made-up miss rate makes every VM look UNDER and
 			 * healthy: never one config key away in production. */
 			if (co.source != CTR_PERF && !xpv_test_mode())
-				return xpv_error_set(err, 0,
-						     "kyoto.counters.source: \"%s\" is a test-only "
-						     "source (it does not measure LLC misses); it is "
-						     "accepted only when xpvd runs with %s=1",
-						     src, XPV_TEST_MODE_ENV);
+				return xpv_error_set(
+					err, 0,
+					"kyoto.counters.source: \"%s\" is a test-only "
+					"source (it does not measure LLC misses); it is "
+					"accepted only when xpvd runs with %s=1",
+					src, XPV_TEST_MODE_ENV);
 			co.synthetic_dir = json_string_value(json_object_get(c, "synthetic_dir"));
 			if (co.synthetic_dir && co.synthetic_dir[0] != '/')
 				return xpv_error_set(err, 0,
@@ -229,8 +231,9 @@ static int kyoto_init(void **priv, const struct xpv_host *host, struct xpv_error
 		return xpv_error_set(err, ENOMEM, "kyoto");
 	k->host = host;
 	if (xpv_test_mode())
-		fprintf(stderr, "xpvd: *** TEST MODE (%s=1): test-only counter sources are "
-				"accepted; never run this on a production host ***\n",
+		fprintf(stderr,
+			"xpvd: *** TEST MODE (%s=1): test-only counter sources are "
+			"accepted; never run this on a production host ***\n",
 			XPV_TEST_MODE_ENV);
 	if (parse_config(k, config_section(host->cfg, "kyoto"), err) < 0) {
 		kyoto_shutdown(k);
