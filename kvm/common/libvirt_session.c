@@ -106,8 +106,8 @@ static void refresh(struct libvirt_session *s)
 			nd[i].id = (int)virDomainGetID(list[i]);
 			if (virDomainGetUUIDString(list[i], nd[i].uuid) < 0)
 				nd[i].uuid[0] = '\0';
-			nd[i].name = strdup(virDomainGetName(list[i]) ? virDomainGetName(list[i])
-								      : "");
+			nd[i].name =
+				strdup(virDomainGetName(list[i]) ? virDomainGetName(list[i]) : "");
 			/* NULL when the domain went away meanwhile: kept
 			 * without XML, the next event brings it up to date */
 			nd[i].xml = virDomainGetXMLDesc(list[i], 0);
@@ -150,8 +150,7 @@ static int on_lifecycle(virConnectPtr c, virDomainPtr d, int event, int detail, 
 	return 0;
 }
 
-static void on_metadata(virConnectPtr c, virDomainPtr d, int type, const char *nsuri,
-			void *opaque)
+static void on_metadata(virConnectPtr c, virDomainPtr d, int type, const char *nsuri, void *opaque)
 {
 	(void)type;
 	(void)nsuri;
@@ -204,14 +203,12 @@ static void connect_session(struct libvirt_session *s)
 	    virGetLastErrorCode() != VIR_ERR_NO_SUPPORT)
 		set_error(s, "keepalive");
 	virConnectRegisterCloseCallback(s->conn, on_close, s, NULL);
-	s->cb_ids[0] = virConnectDomainEventRegisterAny(s->conn, NULL,
-							VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-							VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), s,
-							NULL);
-	s->cb_ids[1] = virConnectDomainEventRegisterAny(s->conn, NULL,
-							VIR_DOMAIN_EVENT_ID_METADATA_CHANGE,
-							VIR_DOMAIN_EVENT_CALLBACK(on_metadata), s,
-							NULL);
+	s->cb_ids[0] =
+		virConnectDomainEventRegisterAny(s->conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+						 VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), s, NULL);
+	s->cb_ids[1] =
+		virConnectDomainEventRegisterAny(s->conn, NULL, VIR_DOMAIN_EVENT_ID_METADATA_CHANGE,
+						 VIR_DOMAIN_EVENT_CALLBACK(on_metadata), s, NULL);
 	if (s->cb_ids[0] < 0)
 		set_error(s, "registering for domain events");
 	pthread_mutex_lock(&s->lock);
@@ -353,8 +350,7 @@ void libvirt_session_put(struct libvirt_session *s)
 	clock_gettime(CLOCK_REALTIME, &dl);
 	dl.tv_sec += 2;
 	if (pthread_timedjoin_np(s->thread, NULL, &dl) != 0) {
-		fprintf(stderr, "xpvd: libvirt %s: session thread stuck, not waited for\n",
-			s->uri);
+		fprintf(stderr, "xpvd: libvirt %s: session thread stuck, not waited for\n", s->uri);
 		pthread_detach(s->thread);
 		return; /* s stays allocated for the stuck thread */
 	}

@@ -63,8 +63,8 @@ struct prom_set *prom_set_new(void)
 	return calloc(1, sizeof(struct prom_set));
 }
 
-void prom_set_add(struct prom_set *s, const char *name, const char *help,
-		  const char *const *labels, double value)
+void prom_set_add(struct prom_set *s, const char *name, const char *help, const char *const *labels,
+		  double value)
 {
 	struct prom_line *nv;
 	size_t len = 0;
@@ -102,7 +102,7 @@ void prom_set_write(struct prom_set *s, FILE *f)
 			continue;
 		prom_family(f, s->v[i].name,
 			    len > 6 && !strcmp(s->v[i].name + len - 6, "_total") ? "counter"
-										   : "gauge",
+										 : "gauge",
 			    s->v[i].help);
 		for (size_t j = i; j < s->n; j++)
 			if (!strcmp(s->v[j].name, s->v[i].name))

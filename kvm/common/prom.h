@@ -25,8 +25,8 @@ void prom_sample(FILE *f, const char *name, const char *const *labels, double va
 struct prom_set;
 struct prom_set *prom_set_new(void);
 /* Type: "counter" when the name ends in _total, else "gauge". */
-void prom_set_add(struct prom_set *s, const char *name, const char *help,
-		  const char *const *labels, double value);
+void prom_set_add(struct prom_set *s, const char *name, const char *help, const char *const *labels,
+		  double value);
 /* Write every family (first-seen order) and free the set. */
 void prom_set_write(struct prom_set *s, FILE *f);
 

@@ -51,12 +51,9 @@ static int parse(const char *s, const struct unit *units, double plain, uint64_t
 int xpv_parse_bytes(const char *s, uint64_t *out)
 {
 	static const struct unit units[] = {
-		{"B", 1},
-		{"K", 0x1p10},	{"KiB", 0x1p10}, {"KB", 0x1p10},
-		{"M", 0x1p20},	{"MiB", 0x1p20}, {"MB", 0x1p20},
-		{"G", 0x1p30},	{"GiB", 0x1p30}, {"GB", 0x1p30},
-		{"T", 0x1p40},	{"TiB", 0x1p40}, {"TB", 0x1p40},
-		{NULL, 0},
+		{"B", 1},	 {"K", 0x1p10},	  {"KiB", 0x1p10}, {"KB", 0x1p10},  {"M", 0x1p20},
+		{"MiB", 0x1p20}, {"MB", 0x1p20},  {"G", 0x1p30},   {"GiB", 0x1p30}, {"GB", 0x1p30},
+		{"T", 0x1p40},	 {"TiB", 0x1p40}, {"TB", 0x1p40},  {NULL, 0},
 	};
 
 	return parse(s, units, 1, out);

@@ -55,8 +55,7 @@ void xpv_xml_elem_free(struct xpv_xml_elem *e)
 	free(e);
 }
 
-int xpv_xml_domain_metadata(const char *domxml, const char *ns, char **elem,
-			    struct xpv_error **err)
+int xpv_xml_domain_metadata(const char *domxml, const char *ns, char **elem, struct xpv_error **err)
 {
 	struct xpv_xml_elem *e;
 	xmlNode *md = NULL;

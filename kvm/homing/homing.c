@@ -337,13 +337,13 @@ static int homing_init(void **priv, const struct xpv_host *host, struct xpv_erro
 		return xpv_error_set(err, ENOMEM, "homing");
 	h->host = host;
 	if (homing_config_parse(config_section(host->cfg, "homing"), &h->cfg, err) < 0 ||
-	    (h->cfg.log_path && homing_log_open(h->cfg.log_path, h->cfg.log_csv, &h->log, err) < 0)) {
+	    (h->cfg.log_path &&
+	     homing_log_open(h->cfg.log_path, h->cfg.log_csv, &h->log, err) < 0)) {
 		homing_shutdown(h);
 		return -1;
 	}
 	/* <xpvh:homing> metadata can turn homing on for a domain */
-	if (host->cfg->libvirt &&
-	    (h->cfg.use_metadata || h->cfg.use_numatune) &&
+	if (host->cfg->libvirt && (h->cfg.use_metadata || h->cfg.use_numatune) &&
 	    libvirt_session_get(h->cfg.libvirt_uri,
 				json_object_get(config_section(host->cfg, "homing"), "libvirt_uri"),
 				&h->lv, err) < 0) {
@@ -626,8 +626,9 @@ static json_t *homing_status(void *priv)
 
 	for (size_t i = 0; i < h->n; i++)
 		json_array_append_new(arr, vm_status(h->vms[i], now));
-	return json_pack("{s:o, s:f, s:I}", "vms", arr, "tick_budget_ms", h->cfg.tick_budget_ns / 1e6,
-			 "budget_exhausted_periods", (json_int_t)h->budget_skips);
+	return json_pack("{s:o, s:f, s:I}", "vms", arr, "tick_budget_ms",
+			 h->cfg.tick_budget_ns / 1e6, "budget_exhausted_periods",
+			 (json_int_t)h->budget_skips);
 }
 
 /* ---- metrics: through the shared writer (prom.c), grouped by family ---- */

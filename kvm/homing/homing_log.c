@@ -86,8 +86,8 @@ static json_t *regions_json(const struct mh_vm *vm)
 				json_object_set_new(nodes, k,
 						    json_integer((json_int_t)r->node_bytes[n]));
 			}
-		json_array_append_new(arr, json_pack("{s:s, s:i, s:I, s:I, s:o}", "region",
-						     r->name, "home", r->home, "resident_bytes",
+		json_array_append_new(arr, json_pack("{s:s, s:i, s:I, s:I, s:o}", "region", r->name,
+						     "home", r->home, "resident_bytes",
 						     (json_int_t)r->resident_bytes, "remote_bytes",
 						     (json_int_t)r->remote_bytes, "nodes", nodes));
 	}
@@ -119,8 +119,7 @@ void homing_log_event(struct homing_log *l, const char *name, const struct mh_vm
 	json_object_set_new(o, "remote_bytes", json_integer((json_int_t)st.remote_bytes));
 	json_object_set_new(o, "moved_bytes", json_integer((json_int_t)ev->moved_bytes));
 	json_object_set_new(o, "failed_pages", json_integer((json_int_t)ev->failed_pages));
-	json_object_set_new(o, "moved_bytes_total",
-			    json_integer((json_int_t)st.moved_bytes_total));
+	json_object_set_new(o, "moved_bytes_total", json_integer((json_int_t)st.moved_bytes_total));
 	if (ev->kind == MH_EV_SAMPLE)
 		json_object_set_new(o, "regions", regions_json(vm));
 	json_dumpf(o, l->f, JSON_COMPACT);

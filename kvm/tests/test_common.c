@@ -111,9 +111,9 @@ static void units_parse(void **state)
 	assert_true(v == 4096);
 	assert_int_equal(xpv_parse_bytes("0.5K", &v), 0);
 	assert_true(v == 512);
-	for (const char *const *bad = (const char *const[]){"", "-1", "+1", "1e3", "0x10", ".5G",
-							   "1.G", "5X", "1 G", "inf", "nan",
-							   "99999999999T", NULL};
+	for (const char *const *bad =
+		     (const char *const[]){"", "-1", "+1", "1e3", "0x10", ".5G", "1.G", "5X", "1 G",
+					   "inf", "nan", "99999999999T", NULL};
 	     *bad; bad++)
 		if (xpv_parse_bytes(*bad, &v) != -EINVAL)
 			fail_msg("size `%s` accepted", *bad);
@@ -161,9 +161,9 @@ static void names_from_cgroups_validated(void **state)
 {
 	static const char *const bad[] = {
 		"machine-qemu\\x2d1\\x2d..\\x2f..\\x2fetc.scope", /* ../../etc */
-		"machine-qemu\\x2d1\\x2dvm\\x0a1.scope",	   /* a newline */
-		"machine-qemu\\x2d1\\x2dvm\\x22\\x7d.scope",   /* "} in a label */
-		"machine-qemu\\x2d1\\x2d...scope",		   /* ".." */
+		"machine-qemu\\x2d1\\x2dvm\\x0a1.scope", /* a newline */
+		"machine-qemu\\x2d1\\x2dvm\\x22\\x7d.scope", /* "} in a label */
+		"machine-qemu\\x2d1\\x2d...scope", /* ".." */
 		"qemu-1-a b.libvirt-qemu",
 		NULL,
 	};
@@ -174,9 +174,8 @@ static void names_from_cgroups_validated(void **state)
 	for (const char *const *b = bad; *b; b++)
 		if (discovery_parse_machine(*b, &id, name, sizeof(name)) != -2)
 			fail_msg("`%s` not refused", *b);
-	assert_int_equal(discovery_parse_machine("qemu-4-ab.c-d0.libvirt-qemu", &id, name,
-						 sizeof(name)),
-			 0);
+	assert_int_equal(
+		discovery_parse_machine("qemu-4-ab.c-d0.libvirt-qemu", &id, name, sizeof(name)), 0);
 	assert_string_equal(name, "ab.c-d0");
 	assert_true(xpv_name_valid("web_1.example+x"));
 	assert_false(xpv_name_valid(""));

@@ -34,8 +34,8 @@
 #define MS 1000000ull
 /* `_` dropped, `..` and `--` collapsed, > 64 characters: its machine name
  * (qemu-N-ab.c-d0123...) cannot be turned back into it */
-#define NASTY                                                                                    \
-	"a_b..c--d_012345678901234567890123456789012345678901234567890123456789"                \
+#define NASTY                                                                                      \
+	"a_b..c--d_012345678901234567890123456789012345678901234567890123456789"                   \
 	"0123456789"
 
 static virConnectPtr rw;

@@ -116,8 +116,7 @@ static void me_tree(void)
 	put("syn/me", "10000000\n"); /* over even on a busy host */
 }
 
-#define ME_DISCOVERY                                                                          \
-	"{\"libvirt\": false, \"cgroups\": [{\"name\": \"me\", \"path\": \"vms/me\"}]}"
+#define ME_DISCOVERY "{\"libvirt\": false, \"cgroups\": [{\"name\": \"me\", \"path\": \"vms/me\"}]}"
 
 static void outside_change_is_adopted(void **state)
 {
@@ -213,24 +212,22 @@ static void v1_parent_not_below_child(void **state)
 	put("v1/cpu/p/a/b/cpu.cfs_period_us", "100000\n");
 	mount = tpath("v1/cpu");
 	/* 0.2 asked: held at the grandchild's 0.6, and said so */
-	assert_int_equal(enforce_quota_for(&cg_v1_ops, mount, tpath("v1/cpu/p"), &orig, 0.2, &out,
-					   &e),
-			 ENFORCE_AT_CHILD);
+	assert_int_equal(
+		enforce_quota_for(&cg_v1_ops, mount, tpath("v1/cpu/p"), &orig, 0.2, &out, &e),
+		ENFORCE_AT_CHILD);
 	assert_int_equal(out.quota_us, 60000);
 	/* 0.8 asked: no conflict */
-	assert_int_equal(enforce_quota_for(&cg_v1_ops, mount, tpath("v1/cpu/p"), &orig, 0.8, &out,
-					   &e),
-			 0);
+	assert_int_equal(
+		enforce_quota_for(&cg_v1_ops, mount, tpath("v1/cpu/p"), &orig, 0.8, &out, &e), 0);
 	assert_int_equal(out.quota_us, 80000);
 	/* v2 has no such rule */
-	assert_int_equal(enforce_quota_for(&cg_v2_ops, mount, tpath("v1/cpu/p"), &orig, 0.2, &out,
-					   &e),
-			 0);
+	assert_int_equal(
+		enforce_quota_for(&cg_v2_ops, mount, tpath("v1/cpu/p"), &orig, 0.2, &out, &e), 0);
 	assert_int_equal(out.quota_us, 20000);
 	/* below 1 ms: raised to 1 ms, and said so */
-	assert_int_equal(enforce_quota_for(&cg_v2_ops, mount, tpath("v1/cpu/p"), &orig, 0.001,
-					   &out, &e),
-			 ENFORCE_AT_MIN);
+	assert_int_equal(
+		enforce_quota_for(&cg_v2_ops, mount, tpath("v1/cpu/p"), &orig, 0.001, &out, &e),
+		ENFORCE_AT_MIN);
 	assert_int_equal(out.quota_us, CFS_MIN_US);
 }
 
@@ -244,8 +241,8 @@ static void vcpu_tree(int k, const char *quota)
 	snprintf(rel, sizeof(rel), "v1/cpu/machine/qemu-1-vm.libvirt-qemu/vcpu%d/cpu.cfs_quota_us",
 		 k);
 	put(rel, quota);
-	snprintf(rel, sizeof(rel),
-		 "v1/cpu/machine/qemu-1-vm.libvirt-qemu/vcpu%d/cpu.cfs_period_us", k);
+	snprintf(rel, sizeof(rel), "v1/cpu/machine/qemu-1-vm.libvirt-qemu/vcpu%d/cpu.cfs_period_us",
+		 k);
 	put(rel, "100000\n");
 }
 

@@ -612,7 +612,6 @@ static void metadata_parse(void **state)
 
 /* ---- perf plumbing with software events --------------------------------- */
 
-
 static void counters_software(void **state)
 {
 	struct counters_opts o = {.source = CTR_SOFTWARE};
@@ -689,7 +688,6 @@ static void counters_perf_probe(void **state)
 }
 
 /* ---- the controller on a fake v1 tree ---------------------------------- */
-
 
 static void controller_fake_tree(void **state)
 {

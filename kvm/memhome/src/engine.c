@@ -100,7 +100,7 @@ static bool chunk_skipped(const struct mh_engine *e, const struct mh_chunk *c, u
  * per pass; a pass that saw none in it clears its history at the next visit.
  */
 static void note_chunk(struct mh_engine *e, struct mh_chunk *c, uint32_t failed, uint32_t lasting,
-			uint64_t now)
+		       uint64_t now)
 {
 	if (c->last_pass != e->pass_id) {
 		c->last_pass = e->pass_id;

@@ -435,8 +435,7 @@ static void test_thp_2m_moved_bytes_exact(void **state)
 	mh_vm_stats(vm, &st);
 	assert_int_equal(f->moved, 2048);
 	if (st.moved_bytes_total != f->moved * PS)
-		fail_msg("moved %llu bytes, counted %llu",
-			 (unsigned long long)(f->moved * PS),
+		fail_msg("moved %llu bytes, counted %llu", (unsigned long long)(f->moved * PS),
 			 (unsigned long long)st.moved_bytes_total);
 	mh_vm_free(vm);
 	fake_free(f);
