@@ -32,18 +32,27 @@ die() {
 	exit 1
 }
 
-mkdir -p "$cache/src"
+mkdir -p "$cache"
 exec 9>"$cache/qemu-build.lock"
 flock 9
 
-# 1. Debian's source, unpacked with Debian's patches applied.
-dsc=$(ls "$cache"/src/qemu_*.dsc 2>/dev/null | sort -V | tail -1 || true)
-if [ -z "$dsc" ]; then
+# 1. Debian's source, unpacked with Debian's patches applied.  It is fetched
+# into a temporary directory and moved into place only when complete, so an
+# interrupted fetch (a CI run killed mid-way) never leaves a half-unpacked
+# tree that later builds would trust.
+if [ ! -f "$cache/src/.complete" ]; then
 	echo "qemu/build.sh: fetching Debian's QEMU source (apt-get source qemu)"
-	(cd "$cache/src" && apt-get source -q qemu >/dev/null) ||
+	rm -rf "$cache"/src.tmp.*
+	tmp=$(mktemp -d "$cache/src.tmp.XXXXXX")
+	(cd "$tmp" && apt-get source -q qemu >/dev/null) || {
+		rm -rf "$tmp"
 		die "apt-get source qemu failed: run 'make deps' (it adds a deb-src entry)"
-	dsc=$(ls "$cache"/src/qemu_*.dsc | sort -V | tail -1)
+	}
+	touch "$tmp/.complete"
+	rm -rf "$cache/src"
+	mv "$tmp" "$cache/src"
 fi
+dsc=$(ls "$cache"/src/qemu_*.dsc | sort -V | tail -1)
 version=$(basename "$dsc" .dsc)
 version=${version#qemu_}
 srcdir=$(ls -d "$cache"/src/qemu-*/ | sort -V | tail -1)
@@ -106,7 +115,15 @@ done
 mkdir -p "$out/build"
 (cd "$out/build" && "$out/src/configure" "${CONFIGURE_FLAGS[@]}" >"$out/configure.log" 2>&1) ||
 	{ tail -30 "$out/configure.log" >&2; die "configure failed (log: $out/configure.log)"; }
-if ! make -C "$out/build" -j"$jobs" "${TARGETS[@]}" >"$out/build.log" 2>&1; then
+# A cold build takes 5-20 minutes: say how far it is once a minute, so
+# that make check and CI do not look hung.
+make -C "$out/build" -j"$jobs" "${TARGETS[@]}" >"$out/build.log" 2>&1 &
+builder=$!
+while ! timeout 60 tail --pid="$builder" -f /dev/null; do
+	step=$(tail -c 4096 "$out/build.log" | grep -oE '\[[0-9]+/[0-9]+\]' | tail -1)
+	echo "qemu/build.sh: building ${step:-(configuring)}"
+done
+if ! wait "$builder"; then
 	grep -E 'error|FAILED' "$out/build.log" | head -30 >&2
 	die "build failed (log: $out/build.log)"
 fi
