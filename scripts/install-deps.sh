@@ -63,6 +63,12 @@ PKGS=(
 	# benchmarks (syscall counts per lookup)
 	strace
 )
+# The newest later kernel Debian 12 ships (6.12), for the guest driver's
+# compat build test (tests/suites/31-guest-driver-compat).  Its headers pull
+# in that kernel image too; the VM tests keep booting 6.1 ($KVER).
+later=$(apt-cache pkgnames linux-headers-6.12 2>/dev/null |
+	grep -E '^linux-headers-6\.12\.[0-9]+\+deb12-amd64$' | sort -V | tail -1 || true)
+[ -n "$later" ] && PKGS+=("$later")
 missing=()
 for p in "${PKGS[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
