@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Cost of virtio-numa's placement tracker per scan, read from the device's
-# x-scans / x-scan-ns QOM statistics, for guest RAM 1/16/64 GiB (2 guest
-# nodes) x vCPUs 1/4/16/64/255 (QEMU 7.2 needs KVM's x2APIC for 256) x
-# mem-sample-stride 16M/2M, untouched and with 1 GiB of guest RAM touched,
-# plus mem-placement=off (the vCPU part alone).
-# QEMU runs under -accel qtest; scans are driven by qtest clock_step.
+# virtio-numa side by side in one run:
+# - cost per scan: tracker-thread time (x-scan-ns) and main-loop time held
+#   (x-main-loop-ns), guest RAM 1/64 GiB (2 guest nodes) x vCPUs 1/64/255
+#   (QEMU 7.2 needs KVM's x2APIC for 256), untouched / 1 GiB touched / every
+#   sampled page resident, plus mem-placement=off (scan-cost.py; -accel qtest,
+#   scans driven by qtest clock_step);
+# - vCPU move detection latency, event mode vs scan mode (detect-latency.py).
 # Needs the patched QEMU (qemu/build.sh writes build/qemu-path).
 # Results go to out/ (results.md, results.json, machine.txt); --quick: out/quick/.
 #
@@ -19,7 +20,7 @@ qemu=$(cat "$top/build/qemu-path")/qemu-system-x86_64
 opts=()
 if [ "${1:-}" = --quick ]; then
 	shift
-	opts=(--rams 1,64 --vcpus 1,64 --scans 20)
+	opts=(--rams 1,64 --vcpus 1,64 --scans 20 --reps 1)
 	out=$out/quick
 fi
 mkdir -p "$out"
@@ -33,8 +34,12 @@ mkdir -p "$out"
 } >"$out/machine.txt"
 start=$(date +%s)
 python3 "$here/scan-cost.py" "$qemu" "$out" "${opts[@]}" "$@"
+python3 "$here/detect-latency.py" "$qemu" "$out" --moves "$([ ${#opts[@]} -gt 0 ] && echo 10 || echo 30)" ||
+	echo "detect-latency.py failed or skipped (rc $?)" >>"$out/machine.txt"
 echo "loadavg after: $(cut -d' ' -f1-3 /proc/loadavg); run took $(($(date +%s) - start)) s" >>"$out/machine.txt"
 echo
 cat "$out/machine.txt"
 echo
 cat "$out/results.md"
+echo
+cat "$out/latency.md" 2>/dev/null || true
