@@ -4,6 +4,7 @@
 #   make check   deps + all + every test suite; ends with "N passed, N failed"
 #   make demo    deps + all + the live demonstration
 #   make bench   the benchmarks in bench/ (not part of check)
+#   make install-libvirt-hook  the libvirt qemu hook into /etc/libvirt/hooks/qemu.d
 -include config.mk
 
 TOP := $(CURDIR)
@@ -17,7 +18,8 @@ export XPV_CACHE KVER KDIR BUILD TOP
 # Components build only once their directory has a Makefile.
 SUBDIRS := $(patsubst %/Makefile,%,$(wildcard srl/Makefile kvm/Makefile guest-driver/Makefile))
 
-.PHONY: all deps qemu $(SUBDIRS) check check-only demo bench clean format-check
+.PHONY: all deps qemu $(SUBDIRS) check check-only demo bench clean format-check \
+	install-libvirt-hook
 
 all: qemu $(SUBDIRS)
 
@@ -46,6 +48,14 @@ demo: deps
 
 bench: all
 	bench/run-all.sh
+
+# The libvirt qemu hook (libvirt-hooks/README.md); libvirtd (or virtqemud)
+# finds a new hook script only when it starts: restart it after the first
+# install.  The settings file is installed only if absent.
+install-libvirt-hook:
+	install -D -m 0755 libvirt-hooks/qemu.d/xpv $(DESTDIR)/etc/libvirt/hooks/qemu.d/xpv
+	[ -e $(DESTDIR)/etc/xpv/libvirt-hook.conf ] || \
+		install -D -m 0644 libvirt-hooks/libvirt-hook.conf $(DESTDIR)/etc/xpv/libvirt-hook.conf
 
 format-check:
 	@files=$$(git ls-files '*.c' '*.h' | grep -v '^qemu/'); \

@@ -54,6 +54,8 @@ PKGS=(
 	hwloc
 	# libvirt daemon for integration tests
 	libvirt-daemon-system libvirt-clients
+	# xmllint: the libvirt hook reads the domain XML with it (libvirt-hooks/qemu.d/xpv)
+	libxml2-utils shellcheck
 	# tests and plots
 	valgrind gnuplot-nox python3 socat curl
 	# a TCG guest for the xpvd libvirt suite (tests/suites/42-kvm-libvirt)

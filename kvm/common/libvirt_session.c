@@ -39,6 +39,7 @@ struct libvirt_session {
 	pthread_mutex_t lock; /* everything below */
 	pthread_cond_t refreshed;
 	bool stop;
+	bool kicked; /* libvirt_session_kick(): refresh (and reconnect) now */
 	bool connected;
 	size_t n;
 	struct lv_domain *doms;
@@ -49,6 +50,7 @@ struct libvirt_session {
 	int cb_ids[2];
 	bool dirty, lost;
 	uint64_t last_refresh_ns, last_attempt_ns;
+	int timer; /* wakes the event loop; -1 until the thread runs */
 };
 
 static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -227,14 +229,38 @@ static bool stopping(struct libvirt_session *s)
 	return stop;
 }
 
+/* A kick (the libvirt hook said a domain started or stopped) makes the
+ * next loop pass refresh at once, and reconnect at once when the
+ * connection was down. */
+static void take_kick(struct libvirt_session *s)
+{
+	bool kicked;
+
+	pthread_mutex_lock(&s->lock);
+	kicked = s->kicked;
+	s->kicked = false;
+	pthread_mutex_unlock(&s->lock);
+	if (!kicked)
+		return;
+	s->dirty = true;
+	s->last_attempt_ns = 0;
+	if (s->timer >= 0)
+		virEventUpdateTimeout(s->timer, 200);
+}
+
 static void *session_thread(void *arg)
 {
 	struct libvirt_session *s = arg;
 	int timer = virEventAddTimeout(200, on_timer, s, NULL);
 
+	pthread_mutex_lock(&s->lock);
+	s->timer = timer;
+	pthread_mutex_unlock(&s->lock);
 	while (!stopping(s)) {
-		uint64_t now = xpv_now_ns();
+		uint64_t now;
 
+		take_kick(s);
+		now = xpv_now_ns();
 		if (s->lost)
 			disconnect(s);
 		if (!s->conn && (!s->last_attempt_ns || now - s->last_attempt_ns >= RECONNECT_NS))
@@ -245,6 +271,9 @@ static void *session_thread(void *arg)
 			set_error(s, "event loop");
 	}
 	disconnect(s);
+	pthread_mutex_lock(&s->lock);
+	s->timer = -1;
+	pthread_mutex_unlock(&s->lock);
 	if (timer >= 0)
 		virEventRemoveTimeout(timer);
 	return NULL;
@@ -299,6 +328,7 @@ int libvirt_session_get(const char *uri, bool uri_explicit, struct libvirt_sessi
 	s->uri_explicit = uri_explicit;
 	s->refs = 1;
 	s->cb_ids[0] = s->cb_ids[1] = -1;
+	s->timer = -1;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->refreshed, NULL);
 	shared = *out = s;
@@ -407,6 +437,39 @@ int libvirt_session_xml(struct libvirt_session *s, int id, char **xml)
 		ret = 1;
 	pthread_mutex_unlock(&s->lock);
 	return ret;
+}
+
+int libvirt_session_kick(void)
+{
+	struct libvirt_session *s;
+	int ret = 0;
+
+	pthread_mutex_lock(&shared_lock);
+	s = shared;
+	if (s) {
+		pthread_mutex_lock(&s->lock);
+		s->kicked = true;
+		/* a zero timeout interrupts the loop's poll at once (libvirt's
+		 * default event loop is thread-safe); take_kick() resets it */
+		if (s->timer >= 0)
+			virEventUpdateTimeout(s->timer, 0);
+		pthread_mutex_unlock(&s->lock);
+		ret = 1;
+	}
+	pthread_mutex_unlock(&shared_lock);
+	if (s)
+		start(s);
+	return ret;
+}
+
+struct libvirt_session *libvirt_session_current(void)
+{
+	struct libvirt_session *s;
+
+	pthread_mutex_lock(&shared_lock);
+	s = shared;
+	pthread_mutex_unlock(&shared_lock);
+	return s;
 }
 
 json_t *libvirt_session_status(struct libvirt_session *s)

@@ -46,6 +46,13 @@ struct lv_domain_ref {
 int libvirt_session_find(struct libvirt_session *s, int id, struct lv_domain_ref *out);
 /* The cached domain XML of id (malloc'd): 1, or 0 when unknown. */
 int libvirt_session_xml(struct libvirt_session *s, int id, char **xml);
+/* Refresh the cache (and reconnect) now instead of at the next event, for
+ * the libvirt hook's started/release notices: never waits for libvirtd.
+ * 1 when a session exists, 0 when no controller uses libvirt. */
+int libvirt_session_kick(void);
+/* The shared session, NULL when none (no reference taken: valid while the
+ * controllers hold theirs, i.e. in the control loop). */
+struct libvirt_session *libvirt_session_current(void);
 /* {"uri", "connected", "domains", "refreshes", "events", "error"} */
 json_t *libvirt_session_status(struct libvirt_session *s);
 /* Wait (up to timeout_ms) until the cache has been refreshed after this

@@ -141,7 +141,8 @@ bool xpv_test_mode(void)
 	return v && !strcmp(v, "1");
 }
 
-int xpv_task_start_time(int id, uint64_t *start)
+/* Field `field` (1-based, as in proc(5)) of /proc/ID/stat, from field 3 on. */
+static int task_stat_field(int id, int field, uint64_t *val)
 {
 	char path[64], buf[1024], *p;
 	ssize_t n;
@@ -160,15 +161,27 @@ int xpv_task_start_time(int id, uint64_t *start)
 	p = strrchr(buf, ')');
 	if (!p)
 		return -1;
-	/* fields 3 (state) .. 21, then starttime */
-	for (int field = 3; field <= 22; field++) {
+	/* p + 1 is the space before field 3 */
+	for (int f = 3; f <= field; f++) {
 		p = strchr(p + 1, ' ');
 		if (!p)
 			return -1;
 	}
-	if (sscanf(p + 1, "%" SCNu64, start) != 1)
+	if (sscanf(p + 1, "%" SCNu64, val) != 1)
 		return -1;
 	return 0;
+}
+
+int xpv_task_start_time(int id, uint64_t *start)
+{
+	return task_stat_field(id, 22, start);
+}
+
+int xpv_task_last_cpu(int id)
+{
+	uint64_t cpu;
+
+	return task_stat_field(id, 39, &cpu) < 0 || cpu > INT32_MAX ? -1 : (int)cpu;
 }
 
 bool xpv_name_valid(const char *s)

@@ -29,6 +29,9 @@ char *xpv_log_escape(const char *s);
  * alone does not once the kernel reuses it.  0, or -1 when there is no
  * such task. */
 int xpv_task_start_time(int id, uint64_t *start);
+/* The CPU a thread last ran on (field 39 of /proc/ID/stat), -1 when there
+ * is no such thread. */
+int xpv_task_last_cpu(int id);
 /* True when xpvd runs with XPVD_TEST_MODE=1 in its environment: only then
  * are test-only inputs (the "synthetic" and "software" counter sources)
  * accepted.  xpvd announces the mode at start, in status and in metrics. */

@@ -21,6 +21,7 @@
 #include "config.h"
 #include "controller.h"
 #include "ctl.h"
+#include "domain_ctl.h"
 #include "server.h"
 #include "discovery.h"
 #include "metrics.h"
@@ -59,6 +60,8 @@ struct daemon {
 	struct discovery disc;
 	uint64_t start_ns, ticks, tick_ns_total, last_tick_ns, reloads, reload_failures;
 	size_t n_vms;
+	struct xpv_vm_list vms; /* the last period's discovery, for placement */
+	struct domain_notices notices;
 	char *mount;
 	const struct cg_ops *ops;
 	struct srv ctl, metrics;
@@ -72,6 +75,22 @@ static int dispatch(void *data, int argc, char **argv, json_t **reply, struct xp
 		*reply = json_string("pong");
 		return 0;
 	}
+	if (!strcmp(argv[0], "domain"))
+		return domain_notice(&d->notices, argc, argv, reply, err);
+	if (!strcmp(argv[0], "placement")) {
+		json_t *homing = NULL;
+		int ret;
+
+		if (argc != 2)
+			return xpv_error_set(err, EINVAL, "usage: placement DOMAIN");
+		for (size_t i = 0; i < N_CTL; i++)
+			if (!strcmp(controllers[i]->name, "homing"))
+				homing = controllers[i]->status(d->g->priv[i]);
+		ret = domain_placement(&d->vms, homing, argv[1], reply, err);
+		if (homing)
+			json_decref(homing);
+		return ret;
+	}
 	if (!strcmp(argv[0], "status")) {
 		json_t *c = json_object();
 
@@ -83,6 +102,9 @@ static int dispatch(void *data, int argc, char **argv, json_t **reply, struct xp
 				   d->mount, "ticks", (json_int_t)d->ticks, "uptime_s",
 				   (xpv_now_ns() - d->start_ns) / 1e9, "reloads",
 				   (json_int_t)d->reloads, "controllers", c);
+		if (*reply)
+			json_object_set_new(*reply, "hook_notices",
+					    domain_notices_status(&d->notices));
 		return 0;
 	}
 	for (size_t i = 0; i < N_CTL; i++) {
@@ -152,7 +174,8 @@ static void tick(struct daemon *d)
 	for (size_t i = 0; i < N_CTL; i++)
 		if (controllers[i]->tick(d->g->priv[i], &vms, period, &err) < 0)
 			xpv_error_report(&err, controllers[i]->name);
-	discovery_free(&vms);
+	discovery_free(&d->vms);
+	d->vms = vms;
 	d->ticks++;
 	d->tick_ns_total += xpv_now_ns() - t0;
 }
@@ -459,6 +482,7 @@ out:
 	if (mfd >= 0 && !strncmp(d.g->cfg.metrics_listen, "unix:", 5))
 		unlink(d.g->cfg.metrics_listen + 5);
 	gen_free(d.g);
+	discovery_free(&d.vms);
 	/* Anything a controller could not restore is still listed; -t leaves
 	 * the file to the daemon that owns it. */
 	if (!check && d.state.entries && state_restore_all(&d.state, &err) < 0) {

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "account.h"
@@ -29,6 +30,7 @@
 #include "counters.h"
 #include "ctl.h"
 #include "discovery.h"
+#include "domain_ctl.h"
 #include "enforce.h"
 #include "libvirt_meta.h"
 #include "state.h"
@@ -886,6 +888,89 @@ static void controller_throttle_period(void **state)
 	config_free(&cfg);
 }
 
+/* The hook's notice: every word validated before anything is counted. */
+static void domain_notice_validation(void **st)
+{
+	struct domain_notices n = {0};
+	struct xpv_error *err = NULL;
+	json_t *r = NULL, *status;
+	const char *uuid = "5a0f2c1e-51aa-4b1b-9c51-0123456789AB";
+	char *bad[][4] = {
+		{"domain", "started", NULL, NULL},
+		{"domain", "paused", (char *)uuid, NULL},
+		{"domain", "started", "5a0f2c1e-51aa-4b1b-9c51-0123456789ab0", NULL},
+		{"domain", "started", "5a0f2c1e-51aa-4b1b-9c51-0123456789ag", NULL},
+		{"domain", "started", "5a0f2c1e051aa-4b1b-9c51-0123456789ab", NULL},
+		{"domain", "started", (char *)uuid, "a/b"},
+		{"domain", "started", (char *)uuid, ".."},
+	};
+	int argcs[] = {2, 3, 3, 3, 3, 4, 4};
+	char *good[] = {"domain", "stopped", (char *)uuid, "vm_1.x"};
+
+	(void)st;
+	for (size_t i = 0; i < sizeof(argcs) / sizeof(argcs[0]); i++) {
+		assert_true(domain_notice(&n, argcs[i], bad[i], &r, &err) < 0);
+		assert_non_null(err);
+		assert_int_equal(err->status, EINVAL);
+		xpv_error_free(&err);
+		assert_null(r);
+	}
+	assert_int_equal(n.started + n.stopped, 0);
+	/* no libvirt session in this process: counted, nothing to refresh */
+	assert_int_equal(domain_notice(&n, 4, good, &r, &err), 0);
+	assert_false(json_is_true(json_object_get(r, "refresh")));
+	json_decref(r);
+	assert_int_equal(n.stopped, 1);
+	status = domain_notices_status(&n);
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(status, "last"), "uuid")), uuid);
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(status, "last"), "name")),
+		"vm_1.x");
+	json_decref(status);
+}
+
+/* placement: this thread as a plain VM's only vCPU; memory from a homing
+ * status object; an unknown name is an error naming it. */
+static void domain_placement_lookup(void **st)
+{
+	pid_t tid = (pid_t)syscall(SYS_gettid);
+	struct xpv_group g = {.dir = "/x", .vcpu = -1, .n_tids = 1, .tids = &tid};
+	struct xpv_vm vm = {
+		.name = "vm1", .kind = XPV_VM_PLAIN, .domid = -1, .n_groups = 1, .groups = &g};
+	struct xpv_vm_list l = {1, &vm};
+	struct xpv_error *err = NULL;
+	json_t *r = NULL, *v;
+	json_t *homing = json_pack("{s:[{s:s, s:I, s:I, s:s, s:[{s:{s:I, s:I}}, {s:{s:I}}]}]}",
+				   "vms", "vm", "vm1", "resident_bytes", (json_int_t)7000,
+				   "remote_bytes", (json_int_t)1000, "state", "idle", "regions",
+				   "bytes_per_node", "0", (json_int_t)4000, "1", (json_int_t)1000,
+				   "bytes_per_node", "0", (json_int_t)2000);
+
+	(void)st;
+	assert_true(domain_placement(&l, homing, "nosuch", &r, &err) < 0);
+	assert_int_equal(err->status, ENOENT);
+	assert_non_null(strstr(err->msg, "nosuch"));
+	xpv_error_free(&err);
+	assert_int_equal(domain_placement(&l, homing, "vm1", &r, &err), 0);
+	v = json_array_get(json_object_get(r, "vcpus"), 0);
+	assert_int_equal(json_integer_value(json_object_get(v, "tid")), tid);
+	assert_true(json_is_integer(json_object_get(v, "cpu")));
+	assert_int_equal(
+		json_integer_value(json_object_get(
+			json_object_get(json_object_get(r, "memory"), "bytes_per_node"), "0")),
+		6000);
+	json_decref(r);
+	/* no region: not measured, said so */
+	json_array_clear(
+		json_object_get(json_array_get(json_object_get(homing, "vms"), 0), "regions"));
+	assert_int_equal(domain_placement(&l, homing, "vm1", &r, &err), 0);
+	assert_true(json_is_null(json_object_get(r, "memory")));
+	assert_non_null(json_object_get(r, "memory_note"));
+	json_decref(r);
+	json_decref(homing);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -907,6 +992,8 @@ int main(void)
 		cmocka_unit_test(discovery_names),
 		cmocka_unit_test_setup_teardown(discovery_trees, setup_tmp, teardown_tmp),
 		cmocka_unit_test(ctl_protocol),
+		cmocka_unit_test(domain_notice_validation),
+		cmocka_unit_test(domain_placement_lookup),
 		cmocka_unit_test(metadata_parse),
 		cmocka_unit_test(counters_software),
 		cmocka_unit_test(counters_perf_probe),

@@ -173,6 +173,51 @@ static void print_audit(json_t *r)
 	printf("%lld warning(s)\n", (long long)json_integer_value(json_object_get(r, "warnings")));
 }
 
+static void print_placement(json_t *r)
+{
+	json_t *v, *mem = json_object_get(r, "memory"), *nb;
+	const char *node;
+	char buf[32];
+	size_t i;
+
+	if (json_object_get(r, "domain"))
+		printf("domain %s  uuid %s  id %lld  (xpvd VM %s)\n",
+		       json_string_value(json_object_get(r, "domain")),
+		       json_string_value(json_object_get(r, "uuid")),
+		       (long long)json_integer_value(json_object_get(r, "id")),
+		       json_string_value(json_object_get(r, "vm")));
+	else
+		printf("VM %s (%s)\n", json_string_value(json_object_get(r, "vm")),
+		       json_string_value(json_object_get(r, "kind")));
+	printf("%-6s %-8s %-5s %s\n", "VCPU", "TID", "CPU", "NODE");
+	json_array_foreach (json_object_get(r, "vcpus"), i, v) {
+		char vc[16] = "-", cpu[16] = "-", nd[16] = "-";
+
+		if (json_is_integer(json_object_get(v, "vcpu")))
+			snprintf(vc, sizeof(vc), "%lld",
+				 (long long)json_integer_value(json_object_get(v, "vcpu")));
+		if (json_is_integer(json_object_get(v, "cpu")))
+			snprintf(cpu, sizeof(cpu), "%lld",
+				 (long long)json_integer_value(json_object_get(v, "cpu")));
+		if (json_is_integer(json_object_get(v, "node")))
+			snprintf(nd, sizeof(nd), "%lld",
+				 (long long)json_integer_value(json_object_get(v, "node")));
+		printf("%-6s %-8lld %-5s %s\n", vc,
+		       (long long)json_integer_value(json_object_get(v, "tid")), cpu, nd);
+	}
+	if (!json_is_object(mem)) {
+		printf("memory: %s\n", json_string_value(json_object_get(r, "memory_note")));
+		return;
+	}
+	printf("memory (%s, %s):", json_string_value(json_object_get(mem, "source")),
+	       json_string_value(json_object_get(mem, "state")));
+	json_object_foreach (json_object_get(mem, "bytes_per_node"), node, nb) {
+		human_bytes(buf, sizeof(buf), json_number_value(nb));
+		printf(" node%s=%s", node, buf);
+	}
+	putchar('\n');
+}
+
 /* Exit codes, documented in xpvctl(8) and --help. */
 enum {
 	XPVCTL_EXIT_OK = 0,
@@ -199,6 +244,13 @@ static const struct command commands[] = {
 	{"homing repatriate", "VM", 1, 1, "move VM's guest memory back to its home nodes now"},
 	{"audit", "VM", 1, 1,
 	 "what lets VM's memory drift off its home nodes (host and QEMU checks)"},
+	{"placement", "DOMAIN", 1, 1,
+	 "where DOMAIN (name or UUID) runs: CPU and host node of each vCPU thread, memory per "
+	 "node"},
+	{"domain started", "UUID [NAME]", 1, 2,
+	 "for the libvirt hook: a domain started, refresh xpvd's libvirt view now"},
+	{"domain stopped", "UUID [NAME]", 1, 2,
+	 "for the libvirt hook: a domain stopped, refresh xpvd's libvirt view now"},
 	{"ping", "", 0, 0, "check that xpvd answers"},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -447,6 +499,8 @@ int main(int argc, char **argv)
 	} else if (!strcmp(argv[optind], "homing") && optind + 1 < argc &&
 		   !strcmp(argv[optind + 1], "status")) {
 		print_homing(json_object_get(r, "result"));
+	} else if (!strcmp(argv[optind], "placement")) {
+		print_placement(json_object_get(r, "result"));
 	} else if (!strcmp(argv[optind], "audit")) {
 		print_audit(json_object_get(r, "result"));
 	} else {
