@@ -36,7 +36,9 @@ cleanup() {
 trap cleanup EXIT
 
 if ! virsh -q -c qemu:///system version >/dev/null 2>&1; then
-	if ! pgrep -x virtlogd >/dev/null; then
+	# the system virtlogd's socket, not its name: other suites may run
+	# private virtlogd binaries from a libvirt build tree
+	if [ ! -S /run/libvirt/virtlogd-sock ]; then
 		virtlogd -d && started_virtlogd=$(cat /run/virtlogd.pid 2>/dev/null)
 	fi
 	libvirtd -d && started_libvirtd=$(cat /run/libvirtd.pid 2>/dev/null)
