@@ -191,7 +191,7 @@ static int follow_slow(int cpu, uint64_t v)
 	me.cpu = cpu;
 	me.version = v;
 	me.busy = false;
-	return err ? -err : me.node;
+	return err ? -err : me.node >= 0 ? me.node : -ENODATA;
 }
 
 static int setup(void)
@@ -199,6 +199,7 @@ static int setup(void)
 	struct xpv_open_opts o = {.sz = sizeof(o), .flags = XPV_OPEN_NO_FALLBACK};
 	const char *env = secure_getenv("XPV_JEMALLOC");
 	size_t len = 2, sz = sizeof(default_hooks);
+	int nodes;
 
 	if (env && !strcmp(env, "0"))
 		return -ECANCELED;
@@ -210,8 +211,12 @@ static int setup(void)
 	xpv = xpv_open(&o);
 	if (!xpv)
 		return -errno;
-	if (!xpv_is_live(xpv) || xpv_nr_nodes(xpv) < 2 ||
-	    xpv_nr_nodes(xpv) > XPV_JEMALLOC_MAX_NODES)
+	/*
+	 * A process may start before the driver published its first map
+	 * (-ENODATA): stay on, the first version change builds the table.
+	 */
+	nodes = xpv_nr_nodes(xpv);
+	if (!xpv_is_live(xpv) || (nodes >= 0 && nodes < 2) || nodes > XPV_JEMALLOC_MAX_NODES)
 		goto off;
 	if (mallctl("arena.0.extent_hooks", &default_hooks, &sz, NULL, 0) ||
 	    mallctlnametomib("thread.arena", mib_thread_arena, &len))
@@ -252,11 +257,11 @@ static inline int follow(void)
 			return -ENODEV;
 	}
 	if (unlikely(me.busy))
-		return me.node;
+		return me.node >= 0 ? me.node : -ENODATA;
 	cpu = sched_getcpu();
 	v = xpv_version(xpv);
 	if (likely(cpu == me.cpu && v == me.version))
-		return me.node;
+		return me.node >= 0 ? me.node : -ENODATA;
 	return follow_slow(cpu, v);
 }
 
@@ -273,7 +278,7 @@ int xpv_jemalloc_stats(struct xpv_jemalloc_stats *st)
 		return -EINVAL;
 	memset(st, 0, sizeof(*st));
 	st->active = atomic_load(&state) == ACTIVE;
-	st->nr_nodes = st->active ? xpv_nr_nodes(xpv) : 0;
+	st->nr_nodes = st->active ? xpv_nr_nodes(xpv) : 0; /* -ENODATA: no map yet */
 	st->switches = atomic_load(&switches);
 	pthread_mutex_lock(&lock);
 	for (i = 0; i < XPV_JEMALLOC_MAX_NODES; i++) {

@@ -48,8 +48,10 @@ struct xpv_jemalloc_stats {
 /*
  * Check now (what malloc() does on each call): initialise on first use,
  * switch the calling thread's arena and flush its tcache if its node
- * changed. Returns the guest node whose arena the thread uses, or -ENODEV
- * when inactive (no live map, turned off), -errno on a jemalloc error.
+ * changed. Returns the guest node whose arena the thread uses, -ENODATA
+ * while none is known (no map published yet, CPU not in the map: the thread
+ * stays in jemalloc's automatic arena), -ENODEV when inactive (no live map,
+ * one guest node, turned off), -errno on a jemalloc error.
  */
 XPV_JEMALLOC_API int xpv_jemalloc_follow(void);
 

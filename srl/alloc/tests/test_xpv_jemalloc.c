@@ -322,6 +322,26 @@ static int inactive_child(void)
 	return 0;
 }
 
+/* Started before the driver published a map: follows once it appears. */
+static int late_map_child(const char *path)
+{
+	struct xpv_jemalloc_stats st;
+	void *p = xalloc(SMALL);
+
+	if (!p || xpv_jemalloc_follow() != -ENODATA || xpv_jemalloc_stats(&st) || !st.active)
+		return 1;
+	xfree(p);
+	page_path = path;
+	pin(0);
+	publish(20, 1, 1);
+	p = xalloc(SMALL);
+	if (xpv_jemalloc_follow() != 0 || arena_of(p) != node_arena(0))
+		return 1;
+	xfree(p);
+	return 0;
+}
+
+/* Run this binary with XPV_JEMALLOC_DEV=dev as --inactive (XPV_JEMALLOC=onoff) or --late */
 static void run_child(const char *dev, const char *onoff)
 {
 	int status;
@@ -330,9 +350,10 @@ static void run_child(const char *dev, const char *onoff)
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		setenv("XPV_JEMALLOC_DEV", dev, 1);
-		if (onoff)
+		if (onoff && strcmp(onoff, "late"))
 			setenv("XPV_JEMALLOC", onoff, 1);
-		execl("/proc/self/exe", "test_xpv_jemalloc", "--inactive", (char *)NULL);
+		execl("/proc/self/exe", "test_xpv_jemalloc",
+		      onoff && !strcmp(onoff, "late") ? "--late" : "--inactive", dev, (char *)NULL);
 		_exit(127);
 	}
 	assert_int_equal(waitpid(pid, &status, 0), pid);
@@ -371,6 +392,21 @@ static void test_inactive_with_one_node(void **state)
 	free(one);
 }
 
+static void test_map_published_after_start(void **state)
+{
+	struct fp_desc *none = calloc(1, sizeof(*none));
+	char path[4096];
+
+	(void)state;
+	assert_non_null(none);
+	fp_layout(none); /* version 0, no tables: what a driver shows at load */
+	snprintf(path, sizeof(path), "%s.late", page_path);
+	assert_int_equal(fp_write_file(path, none), 0);
+	run_child(path, "late");
+	unlink(path);
+	free(none);
+}
+
 int main(int argc, char **argv)
 {
 	static char dir[] = "/tmp/test_xpv_jemalloc.XXXXXX";
@@ -388,6 +424,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_inactive_without_map),
 		cmocka_unit_test(test_inactive_when_turned_off),
 		cmocka_unit_test(test_inactive_with_one_node),
+		cmocka_unit_test(test_map_published_after_start),
 	};
 	const char *dev = getenv("XPV_JEMALLOC_DEV");
 	int rc;
@@ -398,6 +435,8 @@ int main(int argc, char **argv)
 	if (!desc)
 		return 2;
 	fp_example(desc);
+	if (argc > 2 && !strcmp(argv[1], "--late"))
+		return late_map_child(argv[2]);
 	if (!dev) {
 		/* first run: make the page, then start over with the add-on pointed at it */
 		if (!mkdtemp(dir))
