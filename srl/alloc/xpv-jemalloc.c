@@ -26,6 +26,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <xpv/xpv.h>
 
@@ -292,34 +293,94 @@ int xpv_jemalloc_stats(struct xpv_jemalloc_stats *st)
 
 #ifndef XPV_JEMALLOC_NO_INTERPOSE
 /*
- * The check points. Everything else (free, realloc, the aligned
- * allocators, C++ new which jemalloc defines itself) goes to jemalloc
- * directly and uses the arena the thread's last check chose.
+ * The whole malloc family over jemalloc's *allocx API: the allocating calls
+ * are the check points. Defined here, not left to jemalloc, so that
+ * LD_PRELOAD of this library alone (jemalloc is then loaded after libc, as
+ * our dependency) never pairs our malloc with glibc's free. jemalloc's C++
+ * operator new, which it defines itself, is not a check point: it uses the
+ * arena the thread's last check chose.
  */
-XPV_JEMALLOC_API void *malloc(size_t size)
+static inline void *nomem(void *p)
 {
-	void *p;
-
-	follow();
-	p = mallocx(size ? size : 1, 0); /* malloc(0): a unique pointer, like jemalloc's */
 	if (unlikely(!p))
 		errno = ENOMEM;
 	return p;
 }
 
+XPV_JEMALLOC_API void *malloc(size_t size)
+{
+	follow();
+	return nomem(mallocx(size ? size : 1, 0)); /* malloc(0): a unique pointer, as jemalloc */
+}
+
 XPV_JEMALLOC_API void *calloc(size_t n, size_t size)
 {
 	size_t total;
-	void *p;
 
-	if (__builtin_mul_overflow(n, size, &total)) {
-		errno = ENOMEM;
+	if (__builtin_mul_overflow(n, size, &total))
+		return nomem(NULL);
+	follow();
+	return nomem(mallocx(total ? total : 1, MALLOCX_ZERO));
+}
+
+XPV_JEMALLOC_API void free(void *p)
+{
+	if (p)
+		dallocx(p, 0);
+}
+
+XPV_JEMALLOC_API void *realloc(void *p, size_t size)
+{
+	if (!p)
+		return malloc(size);
+	if (!size) { /* glibc's and jemalloc 5.3's default: free, return NULL */
+		dallocx(p, 0);
 		return NULL;
 	}
 	follow();
-	p = mallocx(total ? total : 1, MALLOCX_ZERO);
-	if (unlikely(!p))
-		errno = ENOMEM;
-	return p;
+	return nomem(rallocx(p, size, 0));
+}
+
+static void *aligned(size_t align, size_t size)
+{
+	if (!align || (align & (align - 1))) {
+		errno = EINVAL;
+		return NULL;
+	}
+	follow();
+	return nomem(mallocx(size ? size : 1, MALLOCX_ALIGN(align)));
+}
+
+XPV_JEMALLOC_API int posix_memalign(void **out, size_t align, size_t size)
+{
+	void *p;
+
+	if (align < sizeof(void *))
+		return EINVAL;
+	p = aligned(align, size);
+	if (!p)
+		return errno;
+	*out = p;
+	return 0;
+}
+
+XPV_JEMALLOC_API void *aligned_alloc(size_t align, size_t size)
+{
+	return aligned(align, size);
+}
+
+XPV_JEMALLOC_API void *memalign(size_t align, size_t size)
+{
+	return aligned(align, size);
+}
+
+XPV_JEMALLOC_API void *valloc(size_t size)
+{
+	return aligned(sysconf(_SC_PAGESIZE), size);
+}
+
+XPV_JEMALLOC_API size_t malloc_usable_size(void *p)
+{
+	return p ? sallocx(p, 0) : 0;
 }
 #endif
