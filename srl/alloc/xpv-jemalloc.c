@@ -16,6 +16,7 @@
  * follow() returns it, malloc() never fails because of the add-on.
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
 #include <jemalloc/jemalloc.h>
 #include <numaif.h>
@@ -232,6 +233,8 @@ off:
 	return -ENODEV;
 }
 
+static void resolve_jemalloc(void);
+
 static void init(void)
 {
 	int expected = UNINIT;
@@ -240,6 +243,7 @@ static void init(void)
 	if (!atomic_compare_exchange_strong(&state, &expected, INITIALIZING))
 		return;
 	me.busy = true;
+	resolve_jemalloc();
 	atomic_store_explicit(&state, setup() ? INACTIVE : ACTIVE, memory_order_release);
 	me.busy = false;
 }
@@ -291,15 +295,57 @@ int xpv_jemalloc_stats(struct xpv_jemalloc_stats *st)
 	return 0;
 }
 
-#ifndef XPV_JEMALLOC_NO_INTERPOSE
+#ifdef XPV_JEMALLOC_NO_INTERPOSE
+static void resolve_jemalloc(void)
+{
+}
+#else
 /*
- * The whole malloc family over jemalloc's *allocx API: the allocating calls
- * are the check points. Defined here, not left to jemalloc, so that
- * LD_PRELOAD of this library alone (jemalloc is then loaded after libc, as
- * our dependency) never pairs our malloc with glibc's free. jemalloc's C++
+ * The whole malloc family, defined here and not left to jemalloc, so that
+ * LD_PRELOAD of this library alone (jemalloc then loads after libc, as our
+ * dependency) never pairs our malloc with glibc's free. The allocating
+ * calls are the check points; then jemalloc's own entry points do the work
+ * (its malloc and free have fast paths that mallocx/dallocx lack: 5x on a
+ * malloc/free pair). They are found once, in jemalloc's own scope; until
+ * then (and if that fails) the *allocx API stands in. jemalloc's C++
  * operator new, which it defines itself, is not a check point: it uses the
  * arena the thread's last check chose.
  */
+static struct {
+	void *(*malloc)(size_t);
+	void *(*calloc)(size_t, size_t);
+	void *(*realloc)(void *, size_t);
+	void (*free)(void *);
+	int (*posix_memalign)(void **, size_t, size_t);
+	void *(*aligned_alloc)(size_t, size_t);
+	void *(*memalign)(size_t, size_t);
+	void *(*valloc)(size_t);
+	size_t (*malloc_usable_size)(void *);
+} je;
+
+#define JE(fn) __atomic_load_n(&je.fn, __ATOMIC_RELAXED)
+
+/* In init(), busy: dlopen's own allocations take the *allocx path. */
+static void resolve_jemalloc(void)
+{
+	void *h = dlopen("libjemalloc.so.2", RTLD_NOW | RTLD_NOLOAD);
+
+	if (!h)
+		return; /* linked statically or renamed: *allocx only */
+#define RESOLVE(fn) *(void **)&je.fn = dlsym(h, #fn)
+	RESOLVE(calloc);
+	RESOLVE(realloc);
+	RESOLVE(posix_memalign);
+	RESOLVE(aligned_alloc);
+	RESOLVE(memalign);
+	RESOLVE(valloc);
+	RESOLVE(malloc_usable_size);
+	RESOLVE(free);
+	RESOLVE(malloc);
+#undef RESOLVE
+	/* the handle stays open: jemalloc cannot go away under the process's malloc */
+}
+
 static inline void *nomem(void *p)
 {
 	if (unlikely(!p))
@@ -309,35 +355,53 @@ static inline void *nomem(void *p)
 
 XPV_JEMALLOC_API void *malloc(size_t size)
 {
+	void *(*fn)(size_t);
+
 	follow();
+	fn = JE(malloc);
+	if (likely(fn))
+		return fn(size);
 	return nomem(mallocx(size ? size : 1, 0)); /* malloc(0): a unique pointer, as jemalloc */
 }
 
 XPV_JEMALLOC_API void *calloc(size_t n, size_t size)
 {
+	void *(*fn)(size_t, size_t);
 	size_t total;
 
+	follow();
+	fn = JE(calloc);
+	if (likely(fn))
+		return fn(n, size);
 	if (__builtin_mul_overflow(n, size, &total))
 		return nomem(NULL);
-	follow();
 	return nomem(mallocx(total ? total : 1, MALLOCX_ZERO));
 }
 
 XPV_JEMALLOC_API void free(void *p)
 {
-	if (p)
+	void (*fn)(void *) = JE(free);
+
+	if (likely(fn))
+		fn(p);
+	else if (p)
 		dallocx(p, 0);
 }
 
 XPV_JEMALLOC_API void *realloc(void *p, size_t size)
 {
+	void *(*fn)(void *, size_t);
+
+	follow();
+	fn = JE(realloc);
+	if (likely(fn))
+		return fn(p, size);
 	if (!p)
-		return malloc(size);
+		return nomem(mallocx(size ? size : 1, 0));
 	if (!size) { /* glibc's and jemalloc 5.3's default: free, return NULL */
 		dallocx(p, 0);
 		return NULL;
 	}
-	follow();
 	return nomem(rallocx(p, size, 0));
 }
 
@@ -347,14 +411,18 @@ static void *aligned(size_t align, size_t size)
 		errno = EINVAL;
 		return NULL;
 	}
-	follow();
 	return nomem(mallocx(size ? size : 1, MALLOCX_ALIGN(align)));
 }
 
 XPV_JEMALLOC_API int posix_memalign(void **out, size_t align, size_t size)
 {
+	int (*fn)(void **, size_t, size_t);
 	void *p;
 
+	follow();
+	fn = JE(posix_memalign);
+	if (likely(fn))
+		return fn(out, align, size);
 	if (align < sizeof(void *))
 		return EINVAL;
 	p = aligned(align, size);
@@ -366,21 +434,37 @@ XPV_JEMALLOC_API int posix_memalign(void **out, size_t align, size_t size)
 
 XPV_JEMALLOC_API void *aligned_alloc(size_t align, size_t size)
 {
-	return aligned(align, size);
+	void *(*fn)(size_t, size_t);
+
+	follow();
+	fn = JE(aligned_alloc);
+	return likely(fn) ? fn(align, size) : aligned(align, size);
 }
 
 XPV_JEMALLOC_API void *memalign(size_t align, size_t size)
 {
-	return aligned(align, size);
+	void *(*fn)(size_t, size_t);
+
+	follow();
+	fn = JE(memalign);
+	return likely(fn) ? fn(align, size) : aligned(align, size);
 }
 
 XPV_JEMALLOC_API void *valloc(size_t size)
 {
-	return aligned(sysconf(_SC_PAGESIZE), size);
+	void *(*fn)(size_t);
+
+	follow();
+	fn = JE(valloc);
+	return likely(fn) ? fn(size) : aligned(sysconf(_SC_PAGESIZE), size);
 }
 
 XPV_JEMALLOC_API size_t malloc_usable_size(void *p)
 {
+	size_t (*fn)(void *) = JE(malloc_usable_size);
+
+	if (likely(fn))
+		return fn(p);
 	return p ? sallocx(p, 0) : 0;
 }
 #endif
