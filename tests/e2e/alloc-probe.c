@@ -20,7 +20,8 @@
  *    ever freed: new heap memory) and "large" one 8 MiB block.
  * Prints one line: runtime=NAME old=G new=G CAT=L/T ... (L pages of the
  * category on the new node, T pages in all; CAT_old= pages on the old
- * node), and addon=active|none switches=N for libxpv-jemalloc. Exit 0 when
+ * node), addon=active|none switches=N for libxpv-jemalloc, and other=S,S,S,S:
+ * per category the first move_pages status that is neither node (0: none). Exit 0 when
  * measured (the host judges), 2 on errors or timeouts.
  */
 #define _GNU_SOURCE
@@ -100,6 +101,7 @@ static int wait_kernel_node(int old, uint64_t deadline)
 
 struct count {
 	unsigned long new_node, old_node, total;
+	int other; /* a status that is neither node (a negative errno), 0 if none */
 };
 
 static int cmp_ptr(const void *a, const void *b)
@@ -136,6 +138,8 @@ static int count_pages(void **obj, size_t nobj, size_t size, int old, int new, s
 		c->total++;
 		c->new_node += status[i] == new;
 		c->old_node += status[i] == old;
+		if (status[i] != new &&status[i] != old && !c->other)
+			c->other = status[i] ? status[i] : -1000;
 	}
 	err = 0;
 out:
@@ -223,13 +227,13 @@ int main(int argc, char **argv)
 		stats(&st);
 	printf("runtime=%s cpu=%d old=%d new=%d small=%lu/%lu medium=%lu/%lu fresh=%lu/%lu "
 	       "large=%lu/%lu small_old=%lu medium_old=%lu fresh_old=%lu large_old=%lu "
-	       "addon=%s switches=%lu\n",
+	       "addon=%s switches=%lu other=%d,%d,%d,%d\n",
 	       argv[1], cpu, old, new, cs.new_node, cs.total, cm.new_node, cm.total, cf.new_node,
 	       cf.total, cl.new_node, cl.total, cs.old_node, cm.old_node, cf.old_node, cl.old_node,
 	       !stats	   ? "none"
 	       : st.active ? "active"
 			   : "inactive",
-	       st.switches);
+	       st.switches, cs.other, cm.other, cf.other, cl.other);
 	free_all(small, NSMALL);
 	free_all(medium, NMEDIUM);
 	free_all(fresh, NFRESH);
