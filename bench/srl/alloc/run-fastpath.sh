@@ -38,7 +38,7 @@ echo "# $(date -u +%FT%TZ) $(uname -r), $(nproc) CPUs: $(grep -m1 'model name' /
 printf '%-22s %7s %9s %9s   (%s pairs per run, %s rounds of 1 run each, interleaved)\n' runtime size best-ns median-ns "$iters" "$runs"
 for size in 64 4096; do
 	for v in "${variants[@]}"; do : >"$tmp/res-${v%%:*}-$size"; done
-	for r in $(seq "$runs"); do
+	for _ in $(seq "$runs"); do
 		for v in "${variants[@]}"; do
 			IFS=: read -r name pre dev <<<"$v"
 			LD_PRELOAD=$pre XPV_JEMALLOC_DEV=$dev "$tmp/malloc-pair" "$name" "$size" "$iters" 1 \

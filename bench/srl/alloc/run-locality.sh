@@ -56,38 +56,4 @@ vm_wait_exit 120
 vm_stop
 trap - EXIT
 
-# locality.dat: t_s then the local fraction per runtime (own sample times, one block each)
-: >"$res/locality.dat"
-for r in glibc jemalloc jemalloc-xpv mimalloc; do
-	echo "# $r: t_s local_fraction node version" >>"$res/locality.dat"
-	awk '$1 == "sample" && $5 > 0 { printf "%.2f %.4f %d %d\n", $2 / 1000, $4 / $5, $3, $6 }' \
-		"$res/wl-$r" >>"$res/locality.dat"
-	printf '\n\n' >>"$res/locality.dat"
-done
-# after N moves: the last sample before each version change, and the last one
-{
-	printf '%-14s' "runtime"
-	for k in $(seq 0 "$moves"); do printf ' %7s' "after$k"; done
-	echo "   (fraction of the live objects' pages on the thread's current node)"
-	for r in glibc jemalloc jemalloc-xpv mimalloc; do
-		printf '%-14s' "$r"
-		awk '$1 == "sample" { if (seen && $6 != v && $6 > 0) { printf " %7.3f", f; } f = $4 / $5; v = $6; seen = 1 }
-			END { printf " %7.3f\n", f }' "$res/wl-$r" | tr -d '\n'
-		echo
-	done
-} >"$res/after-moves.txt"
-cat "$res/after-moves.txt"
-if command -v gnuplot >/dev/null; then
-	gnuplot <<GP
-set terminal pngcairo size 1000,500
-set output "$res/locality.png"
-set xlabel "guest time (s), TCG"
-set ylabel "live pages on the thread's current node"
-set yrange [0:1.05]
-set key bottom right
-set title "vCPU 1 moved between host nodes every $move_s s ($moves moves)"
-plot for [i=0:3] "$res/locality.dat" index i using 1:2 with lines lw 2 \
-	title word("glibc jemalloc jemalloc+xpv mimalloc", i + 1)
-GP
-	echo "plot: $res/locality.png"
-fi
+"$here/locality-report.sh" "$res" "$move_s" "$moves"
