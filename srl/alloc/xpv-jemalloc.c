@@ -235,6 +235,21 @@ off:
 
 static void resolve_jemalloc(void);
 
+/*
+ * fork() while another thread holds the lock would leave the child's copy
+ * locked. Registered after jemalloc's own handlers, ours run first in
+ * prepare: the same order (ours, then jemalloc's) as in follow_slow().
+ */
+static void fork_prepare(void)
+{
+	pthread_mutex_lock(&lock);
+}
+
+static void fork_parent_or_child(void)
+{
+	pthread_mutex_unlock(&lock);
+}
+
 static void init(void)
 {
 	int expected = UNINIT;
@@ -244,7 +259,10 @@ static void init(void)
 		return;
 	me.busy = true;
 	resolve_jemalloc();
-	atomic_store_explicit(&state, setup() ? INACTIVE : ACTIVE, memory_order_release);
+	if (setup() || pthread_atfork(fork_prepare, fork_parent_or_child, fork_parent_or_child))
+		atomic_store_explicit(&state, INACTIVE, memory_order_release);
+	else
+		atomic_store_explicit(&state, ACTIVE, memory_order_release);
 	me.busy = false;
 }
 

@@ -308,6 +308,36 @@ static void test_threads_while_map_changes(void **state)
 	publish(1000, 1, 1);
 }
 
+/* fork() while other threads take the slow path: the child can allocate. */
+static void test_fork_while_switching(void **state)
+{
+	pthread_t th[2];
+	int i, status;
+
+	(void)state;
+	for (i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, churn, NULL), 0);
+	for (i = 0; i < 40; i++) {
+		pid_t pid;
+
+		publish(2000 + i, i % 2, 1);
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			void *p = xalloc(SMALL);
+
+			xfree(p);
+			_exit(p ? 0 : 1);
+		}
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	for (i = 0; i < 2; i++)
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+	publish(3000, 1, 1);
+}
+
 /* Without a live map the add-on only forwards (checked in a child process). */
 static int inactive_child(void)
 {
@@ -421,6 +451,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_calloc_zeroes_and_overflows),
 #endif
 		cmocka_unit_test(test_threads_while_map_changes),
+		cmocka_unit_test(test_fork_while_switching),
 		cmocka_unit_test(test_inactive_without_map),
 		cmocka_unit_test(test_inactive_when_turned_off),
 		cmocka_unit_test(test_inactive_with_one_node),
