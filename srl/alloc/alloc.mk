@@ -42,3 +42,15 @@ $(B)/asan/alloc/tests/test_xpv_jemalloc: $(XJE_TEST) $(XJE_SRC) $(XJE_HDR) tests
 	@mkdir -p $(@D)
 	$(CC) $(UCFLAGS) -O1 -g $(SAN) -DXPV_JEMALLOC_NO_INTERPOSE -pthread -o $@ \
 		$(XJE_TEST) $(XJE_SRC) $(B)/asan/libxpv.a -ljemalloc -lnuma -lcmocka
+
+# make install also installs the add-on (when built): the library, its
+# unversioned-symbol .so link and the header.
+.PHONY: install-alloc
+install: install-alloc
+install-alloc: $(ALLOC_TARGETS)
+ifeq ($(HAVE_JEMALLOC),1)
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/xpv
+	install -m 755 $(B)/$(XJE_SONAME) $(DESTDIR)$(LIBDIR)/
+	ln -sf $(XJE_SONAME) $(DESTDIR)$(LIBDIR)/libxpv-jemalloc.so
+	install -m 644 $(B)/include/xpv/xpv-jemalloc.h $(DESTDIR)$(INCLUDEDIR)/xpv/
+endif
