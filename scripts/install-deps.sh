@@ -50,6 +50,8 @@ PKGS=(
 	# libraries for libxpv and xpvd
 	libnuma-dev numactl libpfm4-dev libjansson-dev libcmocka-dev
 	libsystemd-dev libvirt-dev libxml2-dev libhwloc-dev
+	# allocators srl/alloc adapts or measures (Debian 12: jemalloc 5.3, mimalloc 2.0.9)
+	libjemalloc-dev libmimalloc-dev
 	# lstopo, to regenerate the test topologies (kvm/tests/topologies)
 	hwloc
 	# libvirt daemon for integration tests
