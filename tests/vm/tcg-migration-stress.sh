@@ -36,7 +36,7 @@ broken='MEMCK-CORRUPT|MEMCK-EXIT|Kernel panic|BUG:|kernel BUG|Oops|Segmentation'
 ok_count() { grep -c MEMCK-OK "$(VM=$1 _vm_dir)/console.log"; }
 
 VM=h0 vm_start "${common[@]}" || exit 2
-VM=h0 vm_wait_for 'MEMCK-OK thread 1 pass 20' 300 >/dev/null || { echo "the guest did not start"; exit 2; }
+VM=h0 vm_wait_for 'MEMCK-OK thread 1 ' 600 >/dev/null || { echo "the guest did not start"; exit 2; }
 prev=h0
 for h in $(seq 1 "$hops"); do
 	cur=h$h

@@ -1,7 +1,7 @@
 /*
  * Guest side of tests/vm/tcg-migration-stress.sh: two threads fill 24 MiB
  * each with a pattern and verify it, over and over, while the main thread
- * forks (kernel allocations); prints MEMCK-OK every 20 passes and
+ * forks (kernel allocations); prints MEMCK-OK every 5 passes and
  * MEMCK-CORRUPT on the first mismatch.  A guest whose memory a migration
  * corrupted either prints that or dies with a kernel BUG/Oops.
  */
@@ -40,7 +40,7 @@ static void *fill_and_verify(void *arg)
 				fflush(stdout);
 				exit(3);
 			}
-		if (pass % 20 == 0) {
+		if (pass % 5 == 0) {
 			printf("MEMCK-OK thread %lu pass %lu\n", (unsigned long)id,
 			       (unsigned long)pass);
 			fflush(stdout);
