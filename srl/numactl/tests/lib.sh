@@ -74,7 +74,7 @@ cpulist_compress() {
 # LIBDIR ("" = the system's) in a mount namespace where TREE is
 # /sys/devices/system/node and, if given, DEVDIR is /dev (holding a fake
 # xpv_numa page).  Its stdin/stdout are fds ${probe_in[NAME]} and
-# ${probe_out[NAME]}.
+# ${probe_out[NAME]}, its stderr goes to $tmp/NAME.err.
 declare -A probe_in probe_out probe_pid
 probe_start() {
 	local name=$1 probe=$2 lib=$3 tree=$4 dev=${5:-}
@@ -87,7 +87,7 @@ probe_start() {
 			mount --bind "$1" /sys/devices/system/node || exit 1
 			if [ -n "$2" ]; then mount --bind "$2" /dev || exit 1; fi
 			exec "$3"' sh "$tree" "$dev" "$probe"
-	) <"$tmp/$name.in" >"$tmp/$name.out" &
+	) <"$tmp/$name.in" >"$tmp/$name.out" 2>"$tmp/$name.err" &
 	probe_pid[$name]=$!
 	exec {probe_in[$name]}>"$tmp/$name.in"
 	exec {probe_out[$name]}<"$tmp/$name.out"
@@ -115,4 +115,37 @@ probe_stop() {
 	exec {probe_in[$1]}>&-
 	exec {probe_out[$1]}<&-
 	wait "${probe_pid[$1]}"
+}
+
+# xpv_map_write MKPAGE PAGE VERSION NODE-OF-CPU0 NODE-OF-CPU1...: a fake
+# /dev/xpv_numa page (two guest nodes homed on host nodes 0 and 1, vCPU I on
+# the host node of its guest node), written by srl's xpv-mkpage: created,
+# or rewritten in place under the seqcount so that a process that has it
+# mapped sees the new version.
+xpv_map_write() {
+	local mkpage=$1 page=$2 version=$3 cpu=0 node
+	shift 3
+	{
+		echo "version $version"
+		echo "flags mirrored"
+		echo "hnode 0 distances 10,21"
+		echo "hnode 1 distances 21,10"
+		echo "gnode 0 home 0 size 1G unplaced 0 on 0:1G"
+		echo "gnode 1 home 1 size 1G unplaced 0 on 1:1G"
+		for node; do
+			echo "vcpu $cpu node $node hnode $node hcpu $cpu"
+			cpu=$((cpu + 1))
+		done
+	} >"$page.spec"
+	"$mkpage" "$page.spec" "$page"
+}
+
+# nodes_to_lists NODE-OF-CPU0...: "LIST0 LIST1" for numa_expected (2 nodes)
+nodes_to_lists() {
+	local cpu=0 node l0="" l1=""
+	for node; do
+		if [ "$node" = 0 ]; then l0="$l0,$cpu"; else l1="$l1,$cpu"; fi
+		cpu=$((cpu + 1))
+	done
+	echo "${l0#,} ${l1#,}"
 }
