@@ -140,12 +140,13 @@ xpv_map_write() {
 	"$mkpage" "$page.spec" "$page"
 }
 
-# nodes_to_lists NODE-OF-CPU0...: "LIST0 LIST1" for numa_expected (2 nodes)
+# nodes_to_lists NODE-OF-CPU0...: "LIST0|LIST1" for numa_expected (2 nodes;
+# either may be empty: IFS="|" read them into two variables)
 nodes_to_lists() {
 	local cpu=0 node l0="" l1=""
 	for node; do
 		if [ "$node" = 0 ]; then l0="$l0,$cpu"; else l1="$l1,$cpu"; fi
 		cpu=$((cpu + 1))
 	done
-	echo "${l0#,} ${l1#,}"
+	echo "${l0#,}|${l1#,}"
 }
