@@ -66,6 +66,8 @@ PKGS=(
 	clang
 	# benchmarks (syscall counts per lookup)
 	strace
+	# srl/numactl/build.sh: numactl's autogen.sh
+	autoconf automake libtool
 )
 # The newest later kernel Debian 12 ships (6.12), for the guest driver's
 # compat build test (tests/suites/31-guest-driver-compat).  Its headers pull
