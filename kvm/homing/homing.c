@@ -533,14 +533,14 @@ static bool home_cpus(const struct hvm *hv, cpu_set_t *set)
 	return CPU_COUNT(set) > 0;
 }
 
-/* Keeps the VM's vhost workers on its home CPUs while homing runs for it,
- * with vhost_affinity "home"; otherwise puts back what it changed. */
+/* Lists the vhost workers of a VM homing runs for, and keeps them on its
+ * home CPUs with vhost_affinity "home"; otherwise puts back what it changed. */
 static void vhost_tick(struct homing *h, struct hvm *hv)
 {
 	struct xpv_error *e = NULL;
 	cpu_set_t home;
 
-	if (!hv->mh || hv->exited || hv->p.policy < 0 || hv->p.vhost != HOMING_VHOST_HOME) {
+	if (!hv->mh || hv->exited || hv->p.policy < 0) {
 		vhost_stop(hv);
 		return;
 	}
@@ -550,6 +550,11 @@ static void vhost_tick(struct homing *h, struct hvm *hv)
 	if (mh_vhost_workers("/proc", hv->pid, h->kthreads, h->n_kthreads, &hv->vw, &hv->n_vw, &e) <
 	    0) {
 		xpv_error_free(&e); /* exited: the library says so at its tick */
+		return;
+	}
+	/* keep: listed (status, metrics), not pinned */
+	if (hv->p.vhost != HOMING_VHOST_HOME) {
+		homing_vhost_release(&hv->vh);
 		return;
 	}
 	if (!home_cpus(hv, &home))
