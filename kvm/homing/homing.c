@@ -25,18 +25,23 @@
 #include "homing_cfg.h"
 #include "homing_log.h"
 #include "homing_proc.h"
+#include "homing_vhost.h"
 #include "libvirt_session.h"
 #include "prom.h"
 #include "xml_elem.h"
 #include "util.h"
 
 #include "audit.h"
+#include "vhost.h"
 
 #define NS 1000000000ull
 /* the longest a single VM may repatriate in one period */
 #define MH_SLICE_NS (50 * 1000000ull)
 /* how long a new libvirt domain waits for the session to know it */
 #define LIBVIRT_WAIT_NS (30 * NS)
+/* how often vhost workers are looked for (a /proc scan on kernels < 6.4):
+ * a new worker (device reset, hot-plug, migration) is pinned within this */
+#define VHOST_SCAN_NS (1 * NS)
 
 struct hvm {
 	char *name;
@@ -59,6 +64,9 @@ struct hvm {
 	char *degraded;
 	bool exited;
 	int seen;
+	struct homing_vhost vh; /* pins of its vhost workers */
+	struct mh_vhost_worker *vw; /* the workers of the last scan */
+	size_t n_vw;
 };
 
 struct homing {
@@ -71,6 +79,10 @@ struct homing {
 	size_t n;
 	struct hvm **vms;
 	uint64_t ticks;
+	bool vhost_kthreads; /* kernel < 6.4: workers are kernel threads */
+	uint64_t vhost_next_ns;
+	struct mh_vhost_worker *kthreads; /* of the last scan */
+	size_t n_kthreads;
 };
 
 /* QMP runs inside the period loop: a monitor that never answers costs one
@@ -121,8 +133,18 @@ static void on_event(const struct mh_vm *vm, const struct mh_event *ev, void *ar
 
 /* ---- setting a VM up --------------------------------------------------- */
 
+/* Original affinities back (homing of this process stops). */
+static void vhost_stop(struct hvm *hv)
+{
+	homing_vhost_release(&hv->vh);
+	free(hv->vw);
+	hv->vw = NULL;
+	hv->n_vw = 0;
+}
+
 static void drop_mh(struct hvm *hv)
 {
+	vhost_stop(hv);
 	mh_vm_free(hv->mh);
 	hv->mh = NULL;
 	hv->exited = false;
@@ -135,7 +157,8 @@ static bool same_params(const struct homing_params *a, const struct homing_param
 	       a->threshold_bytes == b->threshold_bytes &&
 	       a->scan_interval_ns == b->scan_interval_ns && a->min_gap_ns == b->min_gap_ns &&
 	       a->rate_bytes_per_s == b->rate_bytes_per_s &&
-	       a->cpu_budget_ppm == b->cpu_budget_ppm && a->default_home == b->default_home;
+	       a->cpu_budget_ppm == b->cpu_budget_ppm && a->default_home == b->default_home &&
+	       a->vhost == b->vhost;
 }
 
 /*
@@ -336,6 +359,7 @@ static int homing_init(void **priv, const struct xpv_host *host, struct xpv_erro
 	if (!h)
 		return xpv_error_set(err, ENOMEM, "homing");
 	h->host = host;
+	h->vhost_kthreads = mh_vhost_kthread_model(NULL);
 	if (homing_config_parse(config_section(host->cfg, "homing"), &h->cfg, err) < 0 ||
 	    (h->cfg.log_path &&
 	     homing_log_open(h->cfg.log_path, h->cfg.log_csv, &h->log, err) < 0)) {
@@ -374,6 +398,7 @@ static struct hvm *find_discovered(struct homing *h, const struct xpv_vm *d)
 
 static void free_vm(struct hvm *hv)
 {
+	vhost_stop(hv);
 	mh_vm_free(hv->mh);
 	homing_params_free(&hv->p);
 	free(hv->degraded);
@@ -404,6 +429,7 @@ static struct hvm *add_vm(struct homing *h, const struct xpv_vm *d)
 	hv->p.policy = -1;
 	hv->policy_src = "none";
 	hv->home_src = "numa_maps";
+	hv->vh.ops = &vhost_affinity_sched;
 	h->vms[h->n++] = hv;
 	return hv;
 }
@@ -482,6 +508,82 @@ static bool tick_vm(struct homing *h, struct hvm *hv, const struct xpv_vm *d, ui
 	return true;
 }
 
+/* The CPUs of the nodes the VM's regions are homed on; false when none. */
+static bool home_cpus(const struct hvm *hv, cpu_set_t *set)
+{
+	struct bitmask *bm = numa_allocate_cpumask();
+	uint64_t seen = 0;
+
+	CPU_ZERO(set);
+	if (!bm)
+		return false;
+	for (int i = 0; i < mh_vm_nr_regions(hv->mh); i++) {
+		int node = mh_vm_region(hv->mh, i)->home;
+
+		if (node < 0 || node >= 64 || (seen & (1ull << node)))
+			continue;
+		seen |= 1ull << node;
+		if (numa_node_to_cpus(node, bm) < 0)
+			continue;
+		for (unsigned int c = 0; c < bm->size && c < CPU_SETSIZE; c++)
+			if (numa_bitmask_isbitset(bm, c))
+				CPU_SET(c, set);
+	}
+	numa_free_cpumask(bm);
+	return CPU_COUNT(set) > 0;
+}
+
+/* Lists the vhost workers of a VM homing runs for, and keeps them on its
+ * home CPUs with vhost_affinity "home"; otherwise puts back what it changed. */
+static void vhost_tick(struct homing *h, struct hvm *hv)
+{
+	struct xpv_error *e = NULL;
+	cpu_set_t home;
+
+	if (!hv->mh || hv->exited || hv->p.policy < 0) {
+		vhost_stop(hv);
+		return;
+	}
+	free(hv->vw);
+	hv->vw = NULL;
+	hv->n_vw = 0;
+	if (mh_vhost_workers("/proc", hv->pid, h->kthreads, h->n_kthreads, &hv->vw, &hv->n_vw, &e) <
+	    0) {
+		xpv_error_free(&e); /* exited: the library says so at its tick */
+		return;
+	}
+	/* keep: listed (status, metrics), not pinned */
+	if (hv->p.vhost != HOMING_VHOST_HOME) {
+		homing_vhost_release(&hv->vh);
+		return;
+	}
+	if (!home_cpus(hv, &home))
+		return; /* no home known (yet) */
+	if (homing_vhost_sync(&hv->vh, hv->vw, hv->n_vw, &home, &e) > 0)
+		set_degraded(hv, "vhost", &e);
+	else if (hv->degraded && !strncmp(hv->degraded, "vhost: ", 7))
+		clear_degraded(hv);
+	xpv_error_free(&e);
+}
+
+static void vhost_scan(struct homing *h, uint64_t now)
+{
+	struct xpv_error *e = NULL;
+
+	if (now < h->vhost_next_ns)
+		return;
+	h->vhost_next_ns = now + VHOST_SCAN_NS;
+	free(h->kthreads);
+	h->kthreads = NULL;
+	h->n_kthreads = 0;
+	if (h->vhost_kthreads && mh_vhost_kthreads("/proc", &h->kthreads, &h->n_kthreads, &e) < 0) {
+		xpv_error_wrap(&e, "homing: vhost kernel threads");
+		xpv_error_report(&e, "xpvd");
+	}
+	for (size_t i = 0; i < h->n; i++)
+		vhost_tick(h, h->vms[i]);
+}
+
 static int homing_tick(void *priv, const struct xpv_vm_list *vms, uint64_t period_ns,
 		       struct xpv_error **err)
 {
@@ -522,6 +624,7 @@ static int homing_tick(void *priv, const struct xpv_vm_list *vms, uint64_t perio
 		free_vm(h->vms[i]);
 		h->vms[i] = h->vms[--h->n];
 	}
+	vhost_scan(h, now);
 	return 0;
 }
 
@@ -555,6 +658,34 @@ static json_t *region_json(const struct mh_region *r)
 			 "remote_bytes", (json_int_t)r->remote_bytes, "bytes_per_node", nodes,
 			 "other_node_bytes", (json_int_t)r->other_node_bytes, "hugetlb",
 			 r->hugetlb);
+}
+
+static bool pinned(const struct hvm *hv, const struct mh_vhost_worker *w)
+{
+	for (size_t i = 0; i < hv->vh.n; i++)
+		if (hv->vh.pins[i].w.tid == w->tid && hv->vh.pins[i].held)
+			return true;
+	return false;
+}
+
+static json_t *vhost_status(const struct hvm *hv)
+{
+	json_t *ws = json_array();
+
+	for (size_t i = 0; i < hv->n_vw; i++) {
+		const struct mh_vhost_worker *w = &hv->vw[i];
+
+		json_array_append_new(
+			ws, json_pack("{s:i, s:s, s:i, s:i, s:i, s:b}", "tid", (int)w->tid, "kind",
+				      mh_vhost_kind_name(w->kind), "owner", (int)w->owner, "cpu",
+				      w->cpu, "node", w->cpu >= 0 ? numa_node_of_cpu(w->cpu) : -1,
+				      "pinned", pinned(hv, w)));
+	}
+	return json_pack("{s:s, s:o, s:I, s:I, s:I, s:I}", "affinity",
+			 homing_vhost_mode_name(hv->p.vhost), "workers", ws, "pins",
+			 (json_int_t)hv->vh.pins_total, "repins", (json_int_t)hv->vh.repins_total,
+			 "adopted", (json_int_t)hv->vh.adopted_total, "restored",
+			 (json_int_t)hv->vh.restored_total);
 }
 
 static json_t *vm_status(const struct hvm *hv, uint64_t now)
@@ -611,6 +742,7 @@ static json_t *vm_status(const struct hvm *hv, uint64_t now)
 			    json_integer((json_int_t)hv->last_pass_moved));
 	if (hv->degraded)
 		json_object_set_new(o, "degraded", json_string(hv->degraded));
+	json_object_set_new(o, "vhost", vhost_status(hv));
 	if (hv->domain) {
 		json_object_set_new(o, "domain", json_string(hv->domain));
 		json_object_set_new(o, "uuid", json_string(hv->uuid));
@@ -659,6 +791,35 @@ static void collect(const char *name, const char *help, const char *label_key, c
 	prom_set_add(s->set, name, help, labels, value);
 }
 
+static void vhost_metrics(const struct hvm *hv, struct samples *s)
+{
+	int per_node[MH_MAX_NODES] = {0};
+
+	if (hv->p.policy < 0)
+		return;
+	for (size_t i = 0; i < hv->n_vw; i++) {
+		int node = hv->vw[i].cpu >= 0 ? numa_node_of_cpu(hv->vw[i].cpu) : -1;
+
+		if (node >= 0 && node < MH_MAX_NODES)
+			per_node[node]++;
+	}
+	for (int n = 0; n < MH_MAX_NODES; n++)
+		if (per_node[n] ||
+		    (n <= numa_max_node() && numa_bitmask_isbitset(numa_nodes_ptr, n)))
+			collect("xpvd_homing_vhost_workers",
+				"vhost workers of the VM by the node of the CPU they last ran on",
+				NULL, NULL, n, per_node[n], s);
+	collect("xpvd_homing_vhost_pins_total",
+		"vhost workers pinned to the VM's home CPUs when first seen", NULL, NULL, -1,
+		(double)hv->vh.pins_total, s);
+	collect("xpvd_homing_vhost_repins_total",
+		"vhost workers pinned again (affinity changed from outside, new home)", NULL, NULL,
+		-1, (double)hv->vh.repins_total, s);
+	collect("xpvd_homing_vhost_adopted_total",
+		"vhost worker affinities changed from outside and adopted as the original", NULL,
+		NULL, -1, (double)hv->vh.adopted_total, s);
+}
+
 static void homing_metrics(void *priv, FILE *f)
 {
 	struct homing *h = priv;
@@ -673,6 +834,7 @@ static void homing_metrics(void *priv, FILE *f)
 		if (hv->p.policy >= 0)
 			collect("xpvd_homing_degraded", "1 when the VM's homing has a problem",
 				NULL, NULL, -1, hv->degraded ? 1 : 0, &s);
+		vhost_metrics(hv, &s);
 	}
 	prom_set_write(s.set, f);
 }
@@ -766,6 +928,7 @@ static void homing_shutdown(void *priv)
 	for (size_t i = 0; i < h->n; i++)
 		free_vm(h->vms[i]);
 	free(h->vms);
+	free(h->kthreads);
 	libvirt_session_put(h->lv);
 	homing_log_close(h->log);
 	homing_config_free(&h->cfg);

@@ -19,8 +19,15 @@
 #define XPV_HOMING_XMLNS "http://xpv.invalid/xmlns/xpv/homing/1.0"
 
 /* One VM's homing parameters; the section's own keys are the defaults. */
+/* What homing does with a VM's vhost workers (homing_vhost.h). */
+enum homing_vhost_mode {
+	HOMING_VHOST_HOME, /* pinned to the CPUs of the VM's home node(s) */
+	HOMING_VHOST_KEEP, /* left alone */
+};
+
 struct homing_params {
 	int policy; /* -1: not managed, else enum mh_policy_kind */
+	enum homing_vhost_mode vhost; /* "vhost_affinity" */
 	uint64_t period_ns, threshold_bytes, scan_interval_ns, min_gap_ns;
 	uint64_t rate_bytes_per_s; /* 0: unlimited */
 	uint32_t cpu_budget_ppm; /* 0: unlimited */
@@ -65,9 +72,12 @@ const struct homing_params *homing_config_vm(const struct homing_cfg *c, const c
 /* Deep copy (specs, strings). */
 int homing_params_copy(struct homing_params *dst, const struct homing_params *src);
 void homing_params_free(struct homing_params *p);
+/* "home" / "keep" -> mode; -1 for anything else. */
+int homing_vhost_mode_parse(const char *s);
+const char *homing_vhost_mode_name(enum homing_vhost_mode m);
 
 /* Applies <xpvh:homing policy=".." threshold=".." period=".." rate=".."
- * cpu-budget=".." min-gap=".." scan-interval=".."/> over p.  0 when applied,
+ * cpu-budget=".." min-gap=".." scan-interval=".." vhost-affinity=".."/> over p.  0 when applied,
  * < 0 with an error naming the attribute (p then unchanged). */
 int homing_meta_apply(const char *xml, struct homing_params *p, struct xpv_error **err);
 

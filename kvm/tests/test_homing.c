@@ -85,6 +85,10 @@ static void config_errors(void **state)
 	expect_error("{\"log\": \"/nonexistent/dir/h.log\"}", "homing.log: opening");
 	expect_error("{\"libvirt_metadata\": \"yes\"}", "homing.libvirt_metadata: must be true");
 	expect_error("{\"retry_s\": 0}", "homing.retry_s: 0 is out of range");
+	expect_error("{\"vhost_affinity\": \"node0\"}",
+		     "homing.vhost_affinity: `node0` is not \"home\" or \"keep\"");
+	expect_error("{\"vms\": {\"vm1\": {\"vhost_affinity\": true}}}",
+		     "homing.vms.vm1.vhost_affinity: must be a string");
 	expect_error("{\"vms\": []}", "homing.vms: must be an object");
 	expect_error("{\"vms\": {\"vm1\": 3}}", "homing.vms.vm1: must be an object");
 	expect_error("{\"vms\": {\"vm1\": {\"treshold_bytes\": 1}}}",
@@ -125,15 +129,18 @@ static void config_values(void **state)
 	assert_int_equal(p->period_ns, 900ull * 1000000000ull);
 	assert_true(c.use_metadata && c.use_numatune);
 	assert_string_equal(c.libvirt_uri, "qemu:///system");
+	assert_int_equal(p->vhost, HOMING_VHOST_HOME);
 	homing_config_free(&c);
 
 	sec = json_loads(
 		"{\"policy\": \"off\", \"threshold_bytes\": \"1G\", \"cpu_budget_pct\": 10,"
 		" \"home\": {\"*\": 1}, \"rate_bytes_per_s\": 0, \"log\": \"/tmp/h.csv\","
-		" \"log_format\": \"csv\", \"libvirt_numatune\": false,"
+		" \"log_format\": \"csv\", \"libvirt_numatune\": false, \"vhost_affinity\": "
+		"\"keep\","
 		" \"vms\": {\"vm1\": {\"policy\": \"threshold\", \"threshold_bytes\": "
 		"\"500M\", \"period_s\": 1.5, \"min_gap_s\": 0, \"scan_interval_s\": 2,"
-		" \"min_region_bytes\": 1048576, \"pid_file\": \"/run/q.pid\","
+		" \"min_region_bytes\": 1048576, \"pid_file\": \"/run/q.pid\", \"vhost_affinity\": "
+		"\"home\","
 		" \"home\": {\"*\": 0, \"ram-node1\": 1, \"0x1000-0x3000\": 1}}}}",
 		0, &je);
 	assert_non_null(sec);
@@ -147,7 +154,9 @@ static void config_values(void **state)
 	assert_int_equal(p->cpu_budget_ppm, 100000);
 	assert_int_equal(p->rate_bytes_per_s, 0);
 	assert_int_equal(p->default_home, 1);
+	assert_int_equal(p->vhost, HOMING_VHOST_KEEP);
 	p = homing_config_vm(&c, "vm1");
+	assert_int_equal(p->vhost, HOMING_VHOST_HOME);
 	assert_int_equal(p->policy, MH_POLICY_THRESHOLD);
 	assert_int_equal(p->threshold_bytes, 500ull << 20);
 	assert_int_equal(p->period_ns, 1500000000ull);
@@ -217,6 +226,12 @@ static void metadata(void **state)
 	meta_expect("<homing cpu-budget=\"150\"/>", "cpu-budget: `150`");
 	meta_expect("<homing rate=\"fast\"/>", "rate: `fast`");
 	meta_expect("<homing policy=\"off\" min-gap='x'/>", "min-gap: `x`");
+	meta_expect("<homing policy=\"off\" vhost-affinity='pinned'/>", "vhost-affinity: `pinned`");
+	assert_int_equal(p.vhost, HOMING_VHOST_HOME);
+	assert_int_equal(homing_meta_apply("<homing vhost-affinity=\"keep\"/>", &p, &e), 0);
+	assert_int_equal(p.vhost, HOMING_VHOST_KEEP);
+	assert_int_equal(homing_meta_apply("<homing vhost-affinity=\"home\"/>", &p, &e), 0);
+	assert_int_equal(p.vhost, HOMING_VHOST_HOME);
 }
 
 static const char *domxml = "<domain type='kvm'><name>vm1</name>"
@@ -394,6 +409,11 @@ static void controller_child(void **state)
 	assert_int_equal(json_integer_value(json_object_get(reg, "resident_bytes")), 8 << 20);
 	assert_int_equal(json_integer_value(json_object_get(reg, "home")), 0);
 	assert_int_equal(json_integer_value(json_object_get(v, "remote_bytes")), 0);
+	/* vhost workers looked for (none: the child has no vhost device) */
+	reg = json_object_get(v, "vhost");
+	assert_string_equal(json_string_value(json_object_get(reg, "affinity")), "home");
+	assert_int_equal(json_array_size(json_object_get(reg, "workers")), 0);
+	assert_int_equal(json_integer_value(json_object_get(reg, "pins")), 0);
 	json_decref(r);
 
 	f = open_memstream(&metrics, &mlen);
@@ -407,6 +427,10 @@ static void controller_child(void **state)
 	assert_int_equal(count(metrics, "# HELP xpv_memhome_remote_bytes "), 1);
 	assert_int_equal(count(metrics, "# TYPE xpv_memhome_region_bytes gauge"), 1);
 	assert_int_equal(count(metrics, "xpv_memhome_region_bytes{"), 2);
+	assert_non_null(
+		strstr(metrics, "\nxpvd_homing_vhost_workers{vm=\"guest\",node=\"0\"} 0\n"));
+	assert_non_null(strstr(metrics, "# TYPE xpvd_homing_vhost_repins_total counter\n"));
+	assert_non_null(strstr(metrics, "\nxpvd_homing_vhost_pins_total{vm=\"guest2\"} 0\n"));
 	free(metrics);
 
 	/* The host checks alone always give findings: require the one about

@@ -13,6 +13,7 @@
 #include "numa-maps.h"
 #include "qmp.h"
 #include "regions.h"
+#include "vhost.h"
 
 struct ctx {
 	mh_finding_fn fn;
@@ -211,71 +212,82 @@ static int check_maps(struct ctx *c, const struct mh_audit_opts *o, struct xpv_e
 	return 0;
 }
 
-/* vhost workers are QEMU threads since Linux 6.4; they first-touch RX buffers. */
+/* The nodes of the CPUs in a Cpus_allowed_list line of /proc/TID/status; 0 if unknown. */
+static uint64_t allowed_nodes(const char *proc_root, int pid, const struct mh_vhost_worker *w)
+{
+	char path[512], line[4096] = "";
+	struct bitmask *cpus;
+	uint64_t nodes = 0;
+	FILE *f;
+
+	if (w->kind == MH_VHOST_THREAD)
+		snprintf(path, sizeof(path), "%s/%d/task/%d/status", proc_root, pid, (int)w->tid);
+	else
+		snprintf(path, sizeof(path), "%s/%d/status", proc_root, (int)w->tid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "Cpus_allowed_list:", 18))
+			break;
+	fclose(f);
+	if (numa_available() < 0 || strncmp(line, "Cpus_allowed_list:", 18))
+		return 0;
+	line[strcspn(line, "\n")] = '\0';
+	cpus = numa_parse_cpustring_all(line + 18);
+	if (!cpus)
+		return 0;
+	for (unsigned int cpu = 0; cpu < cpus->size; cpu++)
+		if (numa_bitmask_isbitset(cpus, cpu) && numa_node_of_cpu(cpu) >= 0)
+			nodes |= 1ull << (numa_node_of_cpu(cpu) & 63);
+	numa_bitmask_free(cpus);
+	return nodes;
+}
+
+/*
+ * vhost workers first-touch RX buffers: kernel threads `vhost-<tid>` up to
+ * Linux 6.3, QEMU threads from 6.4 (vhost.h).  Both are looked for, whatever
+ * the running kernel, so an audit of a fake tree or of a backport is right.
+ */
 static void check_vhost(struct ctx *c, const struct mh_audit_opts *o)
 {
-	char path[512];
-	struct dirent *de;
-	DIR *d;
-	int seen = 0;
+	struct mh_vhost_worker *kt = NULL, *w = NULL;
+	struct xpv_error *e = NULL;
+	size_t nkt = 0, nw = 0;
 
-	snprintf(path, sizeof(path), "%s/%d/task", o->proc_root, o->pid);
-	d = opendir(path);
-	if (!d)
+	if (mh_vhost_kthreads(o->proc_root, &kt, &nkt, &e) < 0 ||
+	    mh_vhost_workers(o->proc_root, o->pid, kt, nkt, &w, &nw, &e) < 0) {
+		say(c, MH_SEV_INFO, "vhost-placement", "vhost workers of pid %d not known: %s",
+		    o->pid, e && e->msg ? e->msg : "failed");
+		xpv_error_free(&e);
+		free(kt);
 		return;
-	while ((de = readdir(d))) {
-		char comm[64] = "", line[4096];
-		struct bitmask *cpus;
-		uint64_t nodes = 0;
-		FILE *f;
+	}
+	for (size_t i = 0; i < nw; i++) {
+		uint64_t nodes = allowed_nodes(o->proc_root, o->pid, &w[i]);
+		const char *kind = mh_vhost_kind_name(w[i].kind);
 
-		if (de->d_name[0] == '.')
+		if (!nodes)
 			continue;
-		snprintf(path, sizeof(path), "%s/%d/task/%s/comm", o->proc_root, o->pid,
-			 de->d_name);
-		f = fopen(path, "re");
-		if (!f)
-			continue;
-		if (!fgets(comm, sizeof(comm), f))
-			comm[0] = '\0';
-		fclose(f);
-		if (strncmp(comm, "vhost-", 6))
-			continue;
-		seen++;
-		snprintf(path, sizeof(path), "%s/%d/task/%s/status", o->proc_root, o->pid,
-			 de->d_name);
-		f = fopen(path, "re");
-		if (!f)
-			continue;
-		while (fgets(line, sizeof(line), f))
-			if (!strncmp(line, "Cpus_allowed_list:", 18))
-				break;
-		fclose(f);
-		if (numa_available() < 0 || strncmp(line, "Cpus_allowed_list:", 18))
-			continue;
-		line[strcspn(line, "\n")] = '\0';
-		cpus = numa_parse_cpustring_all(line + 18);
-		if (!cpus)
-			continue;
-		for (unsigned int cpu = 0; cpu < cpus->size; cpu++)
-			if (numa_bitmask_isbitset(cpus, cpu) && numa_node_of_cpu(cpu) >= 0)
-				nodes |= 1ull << (numa_node_of_cpu(cpu) & 63);
-		numa_bitmask_free(cpus);
 		if (c->home_nodes && (nodes & ~c->home_nodes))
 			say(c, MH_SEV_WARN, "vhost-placement",
-			    "vhost worker %s may run on nodes 0x%" PRIx64
+			    "vhost worker %d (%s vhost-%d) may run on nodes 0x%" PRIx64
 			    " outside the RAM's home 0x%" PRIx64
 			    ": its first touches of RX buffers land there unless RAM is bound",
-			    de->d_name, nodes, c->home_nodes);
+			    (int)w[i].tid, kind, (int)w[i].owner, nodes, c->home_nodes);
 		else
 			say(c, MH_SEV_OK, "vhost-placement",
-			    "vhost worker %s runs on nodes 0x%" PRIx64 " (RAM home 0x%" PRIx64 ")",
-			    de->d_name, nodes, c->home_nodes);
+			    "vhost worker %d (%s vhost-%d) runs on nodes 0x%" PRIx64
+			    " (RAM home 0x%" PRIx64 ")",
+			    (int)w[i].tid, kind, (int)w[i].owner, nodes, c->home_nodes);
 	}
-	closedir(d);
-	if (!seen)
+	if (!nw)
 		say(c, MH_SEV_OK, "vhost-placement",
-		    "no vhost worker threads in pid %d (no vhost, or kthread mode)", o->pid);
+		    "no vhost worker of pid %d (neither a thread nor a kernel thread vhost-<tid> "
+		    "of it)",
+		    o->pid);
+	free(kt);
+	free(w);
 }
 
 int mh_audit(const struct mh_audit_opts *o, mh_finding_fn fn, void *arg, struct xpv_error **err)
