@@ -213,7 +213,7 @@ static void xpv_rxpool_resize(struct work_struct *work)
 	pool->last_used = used;
 	wanted = xpv_rxpool_next_size(&pool->sizing, size, used);
 	if (wanted < size)
-		xpv_rxpool_release_free(pool, size - wanted);
+		pool->shrunk += xpv_rxpool_release_free(pool, size - wanted);
 	spin_unlock_bh(&pool->lock);
 
 	if (wanted > size)
@@ -305,6 +305,7 @@ XPV_RXPOOL_ATTR(misses, misses, false);
 XPV_RXPOOL_ATTR(grows, grows, false);
 XPV_RXPOOL_ATTR(shrinks, shrinks, false);
 XPV_RXPOOL_ATTR(released, released, false);
+XPV_RXPOOL_ATTR(shrunk, shrunk, false);
 XPV_RXPOOL_ATTR(alloc_failures, alloc_failures, false);
 XPV_RXPOOL_ATTR(off_node, off_node, false);
 XPV_RXPOOL_ATTR(drops, drops, false);
@@ -350,6 +351,7 @@ static struct attribute *xpv_rxpool_attrs[] = {
 	&size_attr.attr,	&used_attr.attr,	  &hits_attr.attr,     &misses_attr.attr,
 	&grows_attr.attr,	&shrinks_attr.attr,	  &released_attr.attr, &alloc_failures_attr.attr,
 	&off_node_attr.attr,	&drops_attr.attr,	  &nodes_attr.attr,    &history_attr.attr,
+	&shrunk_attr.attr,
 	NULL,
 };
 ATTRIBUTE_GROUPS(xpv_rxpool);

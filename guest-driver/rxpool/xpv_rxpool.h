@@ -52,6 +52,7 @@ struct xpv_rxpool {
 	u64 misses;		/* no free pool page: fell back to the buddy allocator */
 	u64 grows, shrinks;	/* Algorithm 1 decisions applied */
 	u64 released;		/* pool pages given back (shrink or teardown) */
+	u64 shrunk;		/* of which by shrinks: released == shrunk until teardown */
 	u64 alloc_failures;	/* pages a grow could not get on the node */
 	u64 off_node;		/* pool pages found off the node (must stay 0) */
 	u64 drops;		/* malformed/oversized frames dropped on this queue */
