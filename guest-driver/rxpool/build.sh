@@ -71,6 +71,10 @@ echo "rxpool/build.sh: linux-source-6.1 $debver, virtio_net.c sha256 $sum"
 
 out=$gd/build/rxpool/$KVER
 [ -z "$prepare" ] || out=$prepare/.work/$KVER
+# two suites may build at once: one at a time, and the .ko replaced atomically
+mkdir -p "$out"
+exec 8>"$out.lock"
+flock 8
 rm -rf "$out"
 mkdir -p "$out/tree/drivers/net" "$out/kmod"
 cp "$src/virtio_net.c" "$out/tree/drivers/net/virtio_net.c"
@@ -89,5 +93,6 @@ for f in Kbuild xpv_rxpool.c xpv_rxpool.h xpv_rxpool_alg.h; do
 	ln -sfn "$here/$f" "$out/kmod/$f"
 done
 make -C "$KDIR" M="$out/kmod" modules
-cp "$out/kmod/virtio_net_xpvpool.ko" "$gd/build/virtio_net_xpvpool.ko"
+cp "$out/kmod/virtio_net_xpvpool.ko" "$gd/build/.virtio_net_xpvpool.ko.$$"
+mv -f "$gd/build/.virtio_net_xpvpool.ko.$$" "$gd/build/virtio_net_xpvpool.ko"
 echo "rxpool/build.sh: built $gd/build/virtio_net_xpvpool.ko for $KVER"
