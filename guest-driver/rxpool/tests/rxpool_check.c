@@ -16,6 +16,9 @@
  *        kmem:mm_page_free / mm_page_free_batched events of the TRACE text
  *        (the events must include CONTROL's pfns, a file the guest freed, so
  *        an idle or broken tracer does not pass: TRACE LIST CONTROL-COUNT)
+ *   rxpool-check allocnodes TRACE FUNC   pages (2^order each) of the
+ *        kmem:mm_page_alloc events whose stacktrace trigger output names
+ *        FUNC, per node: "node0=N node1=M ..." (bench/rxpool/locality.sh)
  * Exit 0 when the check holds; a line on stdout says what was seen.
  */
 #define _GNU_SOURCE
@@ -282,8 +285,78 @@ static int freed(int argc, char **argv)
 	return events >= atol(argv[4]) && !hits ? 0 : 1;
 }
 
+static int node_of(uint64_t pfn, uint64_t bs)
+{
+	char path[256];
+	int node;
+
+	for (node = 0; node < 64; node++) {
+		snprintf(path, sizeof(path), "/sys/devices/system/memory/memory%llu/node%d",
+			 (unsigned long long)(pfn * 4096 / bs), node);
+		if (exists(path))
+			return node;
+	}
+	return -1;
+}
+
+static int allocnodes(int argc, char **argv)
+{
+	long pages[65] = { 0 }, events = 0;
+	uint64_t bs = block_bytes(), pfn = 0;
+	unsigned int order = 0;
+	bool pending = false, matched = false;
+	char line[512];
+	FILE *f;
+	int i;
+
+	if (argc != 4 || !bs)
+		return 2;
+	f = fopen(argv[2], "r");
+	if (!f)
+		return 1;
+	/* an event line, then "<stack trace>" and " => fn" lines */
+	for (;;) {
+		bool eof = !fgets(line, sizeof(line), f);
+		char *p = eof ? NULL : strstr(line, "mm_page_alloc: ");
+
+		if (eof || p) {
+			if (pending && matched) {
+				int node = node_of(pfn, bs);
+
+				pages[node < 0 ? 64 : node] += 1L << order;
+				events++;
+			}
+			if (eof)
+				break;
+			p = strstr(p, " pfn=");
+			pending = p != NULL;
+			matched = false;
+			if (p) {
+				pfn = strtoull(p + 5, NULL, 0);
+				p = strstr(p, " order=");
+				order = p ? atoi(p + 7) : 0;
+				if (order > 20)
+					pending = false;
+			}
+		} else if (pending && strstr(line, " => ") && strstr(line, argv[3])) {
+			matched = true;
+		}
+	}
+	fclose(f);
+	printf("events=%ld", events);
+	for (i = 0; i < 64; i++)
+		if (pages[i])
+			printf(" node%d=%ld", i, pages[i]);
+	if (pages[64])
+		printf(" unknown=%ld", pages[64]);
+	printf("\n");
+	return events > 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc >= 2 && !strcmp(argv[1], "allocnodes"))
+		return allocnodes(argc, argv);
 	if (argc >= 2 && !strcmp(argv[1], "freed"))
 		return freed(argc, argv);
 	if (argc >= 2 && !strcmp(argv[1], "hold"))
