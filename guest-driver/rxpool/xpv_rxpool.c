@@ -110,8 +110,8 @@ struct page *xpv_rxpool_get_page(struct xpv_rxpool *pool, gfp_t gfp)
 	return xpv_rxpool_alloc_touched(pool->node, gfp);
 }
 
-bool xpv_rxpool_frag_refill(struct xpv_rxpool *pool, unsigned int sz,
-			    struct page_frag *pfrag, gfp_t gfp)
+bool xpv_rxpool_frag_refill(struct xpv_rxpool *pool, unsigned int sz, struct page_frag *pfrag,
+			    gfp_t gfp)
 {
 	if (WARN_ON_ONCE(sz > PAGE_SIZE))
 		return false;
@@ -176,7 +176,8 @@ static unsigned long xpv_rxpool_add(struct xpv_rxpool *pool, unsigned long count
 	unsigned long done = 0;
 
 	while (done < count) {
-		struct page *page = xpv_rxpool_alloc_touched(pool->node, GFP_KERNEL | __GFP_NORETRY);
+		struct page *page =
+			xpv_rxpool_alloc_touched(pool->node, GFP_KERNEL | __GFP_NORETRY);
 
 		if (!page) {
 			spin_lock_bh(&pool->lock);
@@ -282,20 +283,20 @@ static u64 xpv_rxpool_sum(struct xpv_rxpool_set *set, size_t off, bool is_ulong)
 		struct xpv_rxpool *pool = &set->pools[q];
 
 		spin_lock_bh(&pool->lock);
-		sum += is_ulong ? *(unsigned long *)((char *)pool + off) : *(u64 *)((char *)pool + off);
+		sum += is_ulong ? *(unsigned long *)((char *)pool + off)
+				: *(u64 *)((char *)pool + off);
 		spin_unlock_bh(&pool->lock);
 	}
 	return sum;
 }
 
-#define XPV_RXPOOL_ATTR(name, field, is_ulong)                                          \
-	static ssize_t name##_show(struct kobject *kobj, struct kobj_attribute *attr,   \
-				   char *buf)                                           \
-	{                                                                               \
-		return sysfs_emit(buf, "%llu\n",                                        \
-				  xpv_rxpool_sum(to_set(kobj),                          \
-						 offsetof(struct xpv_rxpool, field), is_ulong)); \
-	}                                                                               \
+#define XPV_RXPOOL_ATTR(name, field, is_ulong)                                                     \
+	static ssize_t name##_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)   \
+	{                                                                                          \
+		return sysfs_emit(buf, "%llu\n",                                                   \
+				  xpv_rxpool_sum(to_set(kobj), offsetof(struct xpv_rxpool, field), \
+						 is_ulong));                                       \
+	}                                                                                          \
 	static struct kobj_attribute name##_attr = __ATTR_RO(name)
 
 XPV_RXPOOL_ATTR(size, nr, true);
@@ -334,12 +335,13 @@ static ssize_t history_show(struct kobject *kobj, struct kobj_attribute *attr, c
 		struct xpv_rxpool *pool = &set->pools[q];
 
 		spin_lock_bh(&pool->lock);
-		first = pool->nr_events > XPV_RXPOOL_HISTORY ? pool->nr_events - XPV_RXPOOL_HISTORY : 0;
+		first = pool->nr_events > XPV_RXPOOL_HISTORY ? pool->nr_events - XPV_RXPOOL_HISTORY
+							     : 0;
 		for (i = first; i < pool->nr_events && len < PAGE_SIZE - 100; i++) {
 			struct xpv_rxpool_event *ev = &pool->events[i % XPV_RXPOOL_HISTORY];
 
-			len += sysfs_emit_at(buf, len, "%u %lu %lu %lu %lu\n", q, ev->size, ev->used,
-					     ev->wanted, ev->result);
+			len += sysfs_emit_at(buf, len, "%u %lu %lu %lu %lu\n", q, ev->size,
+					     ev->used, ev->wanted, ev->result);
 		}
 		spin_unlock_bh(&pool->lock);
 	}
@@ -348,11 +350,13 @@ static ssize_t history_show(struct kobject *kobj, struct kobj_attribute *attr, c
 static struct kobj_attribute history_attr = __ATTR_RO(history);
 
 static struct attribute *xpv_rxpool_attrs[] = {
-	&size_attr.attr,	&used_attr.attr,	  &hits_attr.attr,     &misses_attr.attr,
-	&grows_attr.attr,	&shrinks_attr.attr,	  &released_attr.attr, &alloc_failures_attr.attr,
-	&off_node_attr.attr,	&drops_attr.attr,	  &nodes_attr.attr,    &history_attr.attr,
-	&shrunk_attr.attr,
-	NULL,
+	&size_attr.attr,     &used_attr.attr,
+	&hits_attr.attr,     &misses_attr.attr,
+	&grows_attr.attr,    &shrinks_attr.attr,
+	&released_attr.attr, &alloc_failures_attr.attr,
+	&off_node_attr.attr, &drops_attr.attr,
+	&nodes_attr.attr,    &history_attr.attr,
+	&shrunk_attr.attr,   NULL,
 };
 ATTRIBUTE_GROUPS(xpv_rxpool);
 

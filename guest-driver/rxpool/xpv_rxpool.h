@@ -30,40 +30,40 @@
 
 /* one Algorithm 1 decision that changed the size */
 struct xpv_rxpool_event {
-	unsigned long size;	/* pages before */
-	unsigned long used;	/* pages in use at the evaluation */
-	unsigned long wanted;	/* xpv_rxpool_next_size() */
-	unsigned long result;	/* pages after (less than wanted if allocation failed) */
+	unsigned long size; /* pages before */
+	unsigned long used; /* pages in use at the evaluation */
+	unsigned long wanted; /* xpv_rxpool_next_size() */
+	unsigned long result; /* pages after (less than wanted if allocation failed) */
 };
 
 struct xpv_rxpool {
 	spinlock_t lock;
-	struct page **pages;	/* [0, nr) in the pool, each holding one reference */
+	struct page **pages; /* [0, nr) in the pool, each holding one reference */
 	unsigned long nr;
-	unsigned long cap;	/* sizing.max_pages */
-	unsigned long hand;	/* next slot the refill looks at */
+	unsigned long cap; /* sizing.max_pages */
+	unsigned long hand; /* next slot the refill looks at */
 	int node;
 	struct xpv_rxpool_sizing sizing;
 	struct delayed_work work;
 	bool stopping;
 
 	/* counters, under lock */
-	u64 hits;		/* page taken from the pool */
-	u64 misses;		/* no free pool page: fell back to the buddy allocator */
-	u64 grows, shrinks;	/* Algorithm 1 decisions applied */
-	u64 released;		/* pool pages given back (shrink or teardown) */
-	u64 shrunk;		/* of which by shrinks: released == shrunk until teardown */
-	u64 alloc_failures;	/* pages a grow could not get on the node */
-	u64 off_node;		/* pool pages found off the node (must stay 0) */
-	u64 drops;		/* malformed/oversized frames dropped on this queue */
+	u64 hits; /* page taken from the pool */
+	u64 misses; /* no free pool page: fell back to the buddy allocator */
+	u64 grows, shrinks; /* Algorithm 1 decisions applied */
+	u64 released; /* pool pages given back (shrink or teardown) */
+	u64 shrunk; /* of which by shrinks: released == shrunk until teardown */
+	u64 alloc_failures; /* pages a grow could not get on the node */
+	u64 off_node; /* pool pages found off the node (must stay 0) */
+	u64 drops; /* malformed/oversized frames dropped on this queue */
 	unsigned long last_used;
-	unsigned int nr_events;	/* total; the ring keeps the last XPV_RXPOOL_HISTORY */
+	unsigned int nr_events; /* total; the ring keeps the last XPV_RXPOOL_HISTORY */
 	struct xpv_rxpool_event events[XPV_RXPOOL_HISTORY];
 };
 
 struct xpv_rxpool_set {
-	struct kobject kobj;	/* <virtio device>/xpv_rxpool */
-	struct dentry *dbg;	/* debugfs xpv_rxpool/<virtio device> */
+	struct kobject kobj; /* <virtio device>/xpv_rxpool */
+	struct dentry *dbg; /* debugfs xpv_rxpool/<virtio device> */
 	unsigned int nr;
 	struct xpv_rxpool pools[];
 };
@@ -83,8 +83,8 @@ void xpv_rxpool_set_destroy(struct xpv_rxpool_set *set);
 /* a page with one reference for the caller; pool page if one is free */
 struct page *xpv_rxpool_get_page(struct xpv_rxpool *pool, gfp_t gfp);
 /* skb_page_frag_refill() backed by the pool */
-bool xpv_rxpool_frag_refill(struct xpv_rxpool *pool, unsigned int sz,
-			    struct page_frag *pfrag, gfp_t gfp);
+bool xpv_rxpool_frag_refill(struct xpv_rxpool *pool, unsigned int sz, struct page_frag *pfrag,
+			    gfp_t gfp);
 void xpv_rxpool_count_drop(struct xpv_rxpool *pool);
 
 void xpv_rxpool_module_init(void);

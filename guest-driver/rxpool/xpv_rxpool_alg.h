@@ -33,21 +33,19 @@ typedef uint64_t xpv_rxpool_u64;
 #define XPV_RXPOOL_MAX_PAGES ((xpv_rxpool_u64)1 << 40)
 
 struct xpv_rxpool_sizing {
-	xpv_rxpool_u64 min_pages;	/* never below (>= 1) */
-	xpv_rxpool_u64 max_pages;	/* never above (<= XPV_RXPOOL_MAX_PAGES) */
-	unsigned int grow_above_pct;	/* paper: 90 */
-	unsigned int shrink_below_pct;	/* paper: 20 */
-	unsigned int step_pct;		/* paper: 10 */
+	xpv_rxpool_u64 min_pages; /* never below (>= 1) */
+	xpv_rxpool_u64 max_pages; /* never above (<= XPV_RXPOOL_MAX_PAGES) */
+	unsigned int grow_above_pct; /* paper: 90 */
+	unsigned int shrink_below_pct; /* paper: 20 */
+	unsigned int step_pct; /* paper: 10 */
 };
 
 /* The parameters make sense: bounds ordered, thresholds 0..100 and ordered. */
 static inline bool xpv_rxpool_sizing_valid(const struct xpv_rxpool_sizing *s)
 {
 	return s->min_pages >= 1 && s->min_pages <= s->max_pages &&
-	       s->max_pages <= XPV_RXPOOL_MAX_PAGES &&
-	       s->shrink_below_pct < s->grow_above_pct &&
-	       s->grow_above_pct <= 100 && s->step_pct >= 1 &&
-	       s->step_pct <= 100;
+	       s->max_pages <= XPV_RXPOOL_MAX_PAGES && s->shrink_below_pct < s->grow_above_pct &&
+	       s->grow_above_pct <= 100 && s->step_pct >= 1 && s->step_pct <= 100;
 }
 
 static inline xpv_rxpool_u64 xpv_rxpool_clamp(const struct xpv_rxpool_sizing *s,
@@ -65,9 +63,8 @@ static inline xpv_rxpool_u64 xpv_rxpool_clamp(const struct xpv_rxpool_sizing *s,
  * @used may exceed @size (pages handed out before a shrink came back late):
  * that counts as more than full.  Invalid parameters leave the size as it is.
  */
-static inline xpv_rxpool_u64
-xpv_rxpool_next_size(const struct xpv_rxpool_sizing *s, xpv_rxpool_u64 size,
-		     xpv_rxpool_u64 used)
+static inline xpv_rxpool_u64 xpv_rxpool_next_size(const struct xpv_rxpool_sizing *s,
+						  xpv_rxpool_u64 size, xpv_rxpool_u64 used)
 {
 	xpv_rxpool_u64 step;
 
@@ -75,7 +72,7 @@ xpv_rxpool_next_size(const struct xpv_rxpool_sizing *s, xpv_rxpool_u64 size,
 		return size;
 	size = xpv_rxpool_clamp(s, size);
 	if (used > size)
-		used = size + 1;	/* keeps used * 100 in range */
+		used = size + 1; /* keeps used * 100 in range */
 	step = (size * s->step_pct + 99) / 100;
 	if (used * 100 > size * s->grow_above_pct)
 		return xpv_rxpool_clamp(s, size + step);

@@ -56,10 +56,10 @@ static bool exists(const char *p)
 
 static int hold(int argc, char **argv)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET };
+	struct sockaddr_in sa = {.sin_family = AF_INET};
 	int fd, buf = 64 << 20;
 	long want, got = 0;
-	struct timeval tv = { .tv_sec = 0, .tv_usec = 200000 };
+	struct timeval tv = {.tv_sec = 0, .tv_usec = 200000};
 	char pkt[16384];
 	double end;
 	FILE *f;
@@ -241,7 +241,8 @@ static int history(int argc, char **argv)
 					 : result <= size && result >= wanted);
 
 		if (!ok) {
-			printf("history: queue %u size %lu used %lu wanted %lu result %lu breaks Algorithm 1\n",
+			printf("history: queue %u size %lu used %lu wanted %lu result %lu breaks "
+			       "Algorithm 1\n",
 			       q, size, used, wanted, result);
 			bad++;
 		} else if (wanted > size) {
@@ -251,7 +252,8 @@ static int history(int argc, char **argv)
 		}
 	}
 	fclose(f);
-	printf("history: %ld grows, %ld shrinks follow Algorithm 1, %ld do not\n", grows, shrinks, bad);
+	printf("history: %ld grows, %ld shrinks follow Algorithm 1, %ld do not\n", grows, shrinks,
+	       bad);
 	return !bad && grows + shrinks > 0 ? 0 : 1;
 }
 
@@ -272,7 +274,8 @@ static int freed(int argc, char **argv)
 		char *p = strstr(line, " pfn=");
 		uint64_t pfn;
 
-		if (!p || (!strstr(line, "mm_page_free:") && !strstr(line, "mm_page_free_batched:")))
+		if (!p ||
+		    (!strstr(line, "mm_page_free:") && !strstr(line, "mm_page_free_batched:")))
 			continue;
 		pfn = strtoull(p + 5, NULL, 0);
 		events++;
@@ -280,7 +283,8 @@ static int freed(int argc, char **argv)
 			hits++;
 	}
 	fclose(f);
-	printf("freed: %ld page-free events, %ld of them on the %ld pool pages\n", events, hits, np);
+	printf("freed: %ld page-free events, %ld of them on the %ld pool pages\n", events, hits,
+	       np);
 	free(pool);
 	return events >= atol(argv[4]) && !hits ? 0 : 1;
 }
@@ -301,7 +305,7 @@ static int node_of(uint64_t pfn, uint64_t bs)
 
 static int allocnodes(int argc, char **argv)
 {
-	long pages[65] = { 0 }, events = 0;
+	long pages[65] = {0}, events = 0;
 	uint64_t bs = block_bytes(), pfn = 0;
 	unsigned int order = 0;
 	bool pending = false, matched = false;

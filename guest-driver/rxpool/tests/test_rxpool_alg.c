@@ -128,7 +128,7 @@ static void invalid_parameters_keep_size(void **state)
 /* the rule restated with exact arithmetic, for the sweep */
 static uint64_t reference(const struct xpv_rxpool_sizing *s, uint64_t size, uint64_t used)
 {
-	unsigned __int128 sz = size < s->min_pages ? s->min_pages
+	unsigned __int128 sz = size < s->min_pages   ? s->min_pages
 			       : size > s->max_pages ? s->max_pages
 						     : size;
 	unsigned __int128 step = (sz * s->step_pct + 99) / 100, next = sz;
@@ -155,8 +155,8 @@ static void sweep_against_reference(void **state)
 	for (size = 0; size <= 720; size++)
 		for (used = 0; used <= size + 2; used++)
 			if (xpv_rxpool_next_size(&s, size, used) != reference(&s, size, used))
-				fail_msg("size %lu used %lu: %lu, expected %lu", (unsigned long)size,
-					 (unsigned long)used,
+				fail_msg("size %lu used %lu: %lu, expected %lu",
+					 (unsigned long)size, (unsigned long)used,
 					 (unsigned long)xpv_rxpool_next_size(&s, size, used),
 					 (unsigned long)reference(&s, size, used));
 }
