@@ -85,7 +85,6 @@ struct page *xpv_rxpool_get_page(struct xpv_rxpool *pool, gfp_t gfp)
 {
 	struct page *page;
 	unsigned long probe, probes;
-	bool kick;
 
 	spin_lock_bh(&pool->lock);
 	probes = min_t(unsigned long, pool->nr, XPV_RXPOOL_PROBES);
@@ -101,11 +100,14 @@ struct page *xpv_rxpool_get_page(struct xpv_rxpool *pool, gfp_t gfp)
 		}
 	}
 	pool->misses++;
-	kick = !pool->stopping;
-	spin_unlock_bh(&pool->lock);
-	/* let Algorithm 1 see the pressure now rather than at the next period */
-	if (kick)
+	/*
+	 * Let Algorithm 1 see the pressure now rather than at the next
+	 * period; under the lock, so that no work is queued once
+	 * xpv_rxpool_fini() has set stopping.
+	 */
+	if (!pool->stopping)
 		mod_delayed_work(system_wq, &pool->work, 0);
+	spin_unlock_bh(&pool->lock);
 	/* not a pool page: it goes back to the buddy allocator when the stack frees it */
 	return xpv_rxpool_alloc_touched(pool->node, gfp);
 }
@@ -240,8 +242,11 @@ static int xpv_rxpool_init(struct xpv_rxpool *pool, int node)
 	pool->sizing.grow_above_pct = grow_above_pct;
 	pool->sizing.shrink_below_pct = shrink_below_pct;
 	pool->sizing.step_pct = step_pct;
-	if (!xpv_rxpool_sizing_valid(&pool->sizing) || !eval_ms)
+	if (!xpv_rxpool_sizing_valid(&pool->sizing) || !eval_ms) {
+		/* 1 <= min <= max pages, shrink < grow <= 100, step 1..100, eval_ms > 0 */
+		pr_err("xpv_rxpool: inconsistent pool_*_kb, *_pct or eval_ms parameters\n");
 		return -EINVAL;
+	}
 	pool->cap = pool->sizing.max_pages;
 	pool->pages = kvcalloc(pool->cap, sizeof(*pool->pages), GFP_KERNEL);
 	if (!pool->pages)
