@@ -124,10 +124,15 @@ res "every datagram of the burst reached the socket (free page reporting on)" sh
 for mode in mergeable small; do
 	eval "v=\$vdev_$mode"
 	s1=$(sed -n 's/.*shrinks=\([0-9]*\).*/\1/p' $H/mid-$mode | head -1)
-	res "$mode: the pool shrank after the drain (Algorithm 1, used < 20 %)" sh -c "
-		i=0; while [ \$(cat /sys/bus/virtio/devices/$v/xpv_rxpool/shrinks) -le $s1 ] && [ \$i -lt 1200 ]; do sleep 0.1; i=\$((i+1)); done
-		echo shrinks $s1 '->' \$(cat /sys/bus/virtio/devices/$v/xpv_rxpool/shrinks)
-		[ \$(cat /sys/bus/virtio/devices/$v/xpv_rxpool/shrinks) -gt $s1 ]"
+	# How far the burst grew the pool depends on how many evaluations fell
+	# into it (timing), so after the drain a shrink is due only if less than
+	# 20 % is in use: either the pool shrinks, or Algorithm 1 owes no shrink.
+	res "$mode: after the drain the pool shrinks, or at least 20 % is in use so none is due (Algorithm 1)" sh -c "
+		P=/sys/bus/virtio/devices/$v/xpv_rxpool; i=0
+		while [ \$(cat \$P/shrinks) -le $s1 ] && [ \$i -lt 1200 ]; do sleep 0.1; i=\$((i+1)); done
+		sh=\$(cat \$P/shrinks); u=\$(cat \$P/used); z=\$(cat \$P/size)
+		echo shrinks $s1 '->' \$sh, used \$u of \$z
+		[ \$sh -gt $s1 ] || [ \$((u * 100)) -ge \$((z * 20)) ]"
 done
 for mode in mergeable small big; do
 	eval "v=\$vdev_$mode"
