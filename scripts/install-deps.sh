@@ -47,6 +47,8 @@ PKGS=(
 	qemu-system-data seabios ipxe-qemu
 	# guest kernel, headers, initramfs content
 	linux-image-amd64 linux-headers-amd64 busybox-static cpio kmod
+	# guest-driver/rxpool/build.sh unpacks virtio_net.c from linux-source-6.1's tar.xz
+	xz-utils
 	# libraries for libxpv and xpvd
 	libnuma-dev numactl libpfm4-dev libjansson-dev libcmocka-dev
 	libsystemd-dev libvirt-dev libxml2-dev libhwloc-dev
