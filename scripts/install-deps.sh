@@ -62,6 +62,8 @@ PKGS=(
 	clang
 	# benchmarks (syscall counts per lookup)
 	strace
+	# the patched libvirt (libvirt-hooks/build.sh: meson, QEMU + test drivers)
+	xsltproc libyajl-dev libgnutls28-dev libtirpc-dev
 )
 # The newest later kernel Debian 12 ships (6.12), for the guest driver's
 # compat build test (tests/suites/31-guest-driver-compat).  Its headers pull
