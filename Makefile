@@ -1,6 +1,6 @@
 # xpv: the only entry points are ./configure (optional) and this Makefile.
 #   make deps    install build and test dependencies (Debian 12, root)
-#   make all     build QEMU (patched, cached), the guest driver, libxpv, xpvd
+#   make all     build QEMU and libvirt (patched, cached), the guest driver, libxpv, xpvd
 #   make check   deps + all + every test suite; ends with "N passed, N failed"
 #   make demo    deps + all + the live demonstration
 #   make bench   the benchmarks in bench/ (not part of check)
@@ -18,16 +18,20 @@ export XPV_CACHE KVER KDIR BUILD TOP
 # Components build only once their directory has a Makefile.
 SUBDIRS := $(patsubst %/Makefile,%,$(wildcard srl/Makefile kvm/Makefile guest-driver/Makefile))
 
-.PHONY: all deps qemu $(SUBDIRS) check check-only demo bench clean format-check \
+.PHONY: all deps qemu libvirt $(SUBDIRS) check check-only demo bench clean format-check \
 	install-libvirt-hook
 
-all: qemu $(SUBDIRS)
+all: qemu libvirt $(SUBDIRS)
 
 deps:
 	@if [ "$$(id -u)" = 0 ]; then scripts/install-deps.sh; else sudo scripts/install-deps.sh; fi
 
 qemu:
 	qemu/build.sh
+
+# the patched libvirt (the <numainfo> device), cached like QEMU
+libvirt:
+	libvirt-hooks/build.sh
 
 $(SUBDIRS):
 	$(MAKE) -C $@

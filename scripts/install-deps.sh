@@ -70,6 +70,8 @@ PKGS=(
 	strace
 	# srl/numactl/build.sh: numactl's autogen.sh
 	autoconf automake libtool
+	# the patched libvirt (libvirt-hooks/build.sh: meson, QEMU + test drivers)
+	xsltproc libyajl-dev libgnutls28-dev libtirpc-dev
 )
 # The newest later kernel Debian 12 ships (6.12), for the guest driver's
 # compat build test (tests/suites/31-guest-driver-compat).  Its headers pull
