@@ -19,7 +19,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
 cache=${XPV_CACHE:-/var/cache/xpv}
-cache_tool=libvirt-hooks/build.sh
+prog=libvirt-hooks/build.sh
 jobs=$(nproc)
 [ "$jobs" -gt 2 ] || jobs=2
 DEBIAN_VERSION=9.0.0-4+deb12u2
@@ -34,16 +34,14 @@ MESON_OPTIONS=(
 TESTS=(qemuxml2argvtest qemuxml2xmltest genericxml2xmltest virschematest
 	qemucapabilitiestest)
 
-die() {
-	echo "$cache_tool: $*" >&2
-	exit 1
-}
-. "$top/scripts/lib/cache-build.sh"
+# shellcheck source=../scripts/build-cache.sh
+. "$top/scripts/build-cache.sh"
+die() { cache_die "$@"; }
 
 cache_lock libvirt
 
 # 1. Debian's source, unpacked with Debian's patches applied.
-cache_fetch_source libvirt "$cache/libvirt-src"
+cache_source libvirt "$cache/libvirt-src"
 dsc=$(ls "$cache"/libvirt-src/libvirt_*.dsc | sort -V | tail -1)
 version=$(basename "$dsc" .dsc)
 version=${version#libvirt_}
@@ -56,7 +54,7 @@ srcdir=$cache/libvirt-src/libvirt-9.0.0
 key=$( {
 	echo "$version"
 	gcc --version | head -1
-	cat "$0" "$top/scripts/lib/cache-build.sh" "$here"/patches/*.patch
+	cat "$0" "$top/scripts/build-cache.sh" "$here"/patches/*.patch
 } | sha256sum | cut -c1-16)
 if [ "${1:-}" = --print-key ]; then
 	echo "$key"
@@ -67,14 +65,14 @@ mkdir -p "$top/build"
 
 if [ -f "$out/.complete" ]; then
 	echo "$out/build" >"$top/build/libvirt-path"
-	echo "$cache_tool: cached build $out (libvirt $version + $(ls "$here"/patches/*.patch | wc -l) patches)"
+	echo "$prog: cached build $out (libvirt $version + $(ls "$here"/patches/*.patch | wc -l) patches)"
 	exit 0
 fi
 
 # 3. Patch a private copy of the source.
 rm -rf "$out"
 mkdir -p "$out"
-echo "$cache_tool: building libvirt $version + xpv patches in $out"
+echo "$prog: building libvirt $version + xpv patches in $out"
 cp -a "$srcdir" "$out/src"
 for p in "$here"/patches/*.patch; do
 	if ! patch -d "$out/src" -p1 --batch --forward --quiet <"$p" >"$out/patch.log" 2>&1; then
@@ -93,13 +91,10 @@ mapfile -t targets < <(ninja -C "$out/build" -t targets all | cut -d: -f1 |
 		echo "${TESTS[*]}"
 	))$|^src/(virtqemud|virtlogd|libvirt_driver_qemu\.so)$|^tools/virsh$")
 [ "${#targets[@]}" -ge 10 ] || die "expected build targets not found (log: $out/configure.log)"
-if ! cache_run_with_progress "$out/build.log" nice -n 10 ninja -C "$out/build" -j"$jobs" "${targets[@]}"; then
-	grep -E 'error|FAILED' "$out/build.log" | head -30 >&2
-	die "build failed (log: $out/build.log)"
-fi
+cache_run_logged "$out/build.log" "building" nice -n 10 ninja -C "$out/build" -j"$jobs" "${targets[@]}"
 touch "$out/.complete"
 echo "$out/build" >"$top/build/libvirt-path"
-echo "$cache_tool: done: $out/build"
+echo "$prog: done: $out/build"
 
 # Keep the cache bounded: drop other xpv libvirt builds older than a week.
 find "$cache" -maxdepth 1 -name 'libvirt-????????????????' -type d -mtime +7 \

@@ -27,31 +27,16 @@ CONFIGURE_FLAGS=(
 )
 TARGETS=(qemu-system-x86_64 tests/qtest/qos-test tests/unit/test-virtio-numa-map)
 
-die() {
-	echo "qemu/build.sh: $*" >&2
-	exit 1
-}
+prog=qemu/build.sh
+# shellcheck source=../scripts/build-cache.sh
+. "$top/scripts/build-cache.sh"
+die() { cache_die "$@"; }
 
-mkdir -p "$cache"
-exec 9>"$cache/qemu-build.lock"
-flock 9
+cache_lock qemu
 
-# 1. Debian's source, unpacked with Debian's patches applied.  It is fetched
-# into a temporary directory and moved into place only when complete, so an
-# interrupted fetch (a CI run killed mid-way) never leaves a half-unpacked
-# tree that later builds would trust.
-if [ ! -f "$cache/src/.complete" ]; then
-	echo "qemu/build.sh: fetching Debian's QEMU source (apt-get source qemu)"
-	rm -rf "$cache"/src.tmp.*
-	tmp=$(mktemp -d "$cache/src.tmp.XXXXXX")
-	(cd "$tmp" && apt-get source -q qemu >/dev/null) || {
-		rm -rf "$tmp"
-		die "apt-get source qemu failed: run 'make deps' (it adds a deb-src entry)"
-	}
-	touch "$tmp/.complete"
-	rm -rf "$cache/src"
-	mv "$tmp" "$cache/src"
-fi
+# 1. Debian's source, unpacked with Debian's patches applied (atomically:
+# an interrupted fetch never leaves a half-unpacked tree later builds trust).
+cache_source qemu "$cache/src"
 dsc=$(ls "$cache"/src/qemu_*.dsc | sort -V | tail -1)
 version=$(basename "$dsc" .dsc)
 version=${version#qemu_}
@@ -115,18 +100,8 @@ done
 mkdir -p "$out/build"
 (cd "$out/build" && "$out/src/configure" "${CONFIGURE_FLAGS[@]}" >"$out/configure.log" 2>&1) ||
 	{ tail -30 "$out/configure.log" >&2; die "configure failed (log: $out/configure.log)"; }
-# A cold build takes 5-20 minutes: say how far it is once a minute, so
-# that make check and CI do not look hung.
-make -C "$out/build" -j"$jobs" "${TARGETS[@]}" >"$out/build.log" 2>&1 &
-builder=$!
-while ! timeout 60 tail --pid="$builder" -f /dev/null; do
-	step=$(tail -c 4096 "$out/build.log" | grep -oE '\[[0-9]+/[0-9]+\]' | tail -1)
-	echo "qemu/build.sh: building ${step:-(configuring)}"
-done
-if ! wait "$builder"; then
-	grep -E 'error|FAILED' "$out/build.log" | head -30 >&2
-	die "build failed (log: $out/build.log)"
-fi
+# A cold build takes 5-20 minutes.
+cache_run_logged "$out/build.log" "building" make -C "$out/build" -j"$jobs" "${TARGETS[@]}"
 link_firmware
 touch "$out/.complete"
 echo "$out/build" >"$top/build/qemu-path"

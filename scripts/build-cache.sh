@@ -1,9 +1,10 @@
 # shellcheck shell=bash
-# Helpers for scripts that build third-party sources (apt-get source) into
-# the cache outside the clone, $XPV_CACHE (default /var/cache/xpv), the way
-# qemu/build.sh does: one lock per package, a source tree unpacked
-# atomically (complete or absent, marked by .complete), builds keyed by a
-# hash of what they depend on, progress printed while a long step runs.
+# Helpers for the scripts that build third-party sources (apt-get source plus
+# an xpv patch series: qemu/build.sh, libvirt-hooks/build.sh,
+# srl/numactl/build.sh) into the cache outside the clone, $XPV_CACHE (default
+# /var/cache/xpv): one lock per package, a source tree unpacked atomically
+# (complete or absent, marked by .complete), builds keyed by a hash of what
+# they depend on, progress printed while a long step runs.
 # Source it; the caller sets `prog` (its name, for messages).
 
 cache=${XPV_CACHE:-/var/cache/xpv}
@@ -41,19 +42,22 @@ cache_source() {
 }
 
 # cache_run_logged LOG WHAT CMD...: run CMD with its output in LOG, saying
-# "WHAT (N s)" at least once a minute while it runs so that make check and
-# CI do not look hung; the last lines of LOG go to stderr if it fails.
+# "WHAT (N s)" at least once a minute while it runs, with the build tool's
+# last [N/M] step when there is one, so that make check and CI do not look
+# hung during a cold build; on failure its error lines (or the log's tail)
+# go to stderr and the script stops.
 cache_run_logged() {
-	local log=$1 what=$2 pid start
+	local log=$1 what=$2 pid start step
 	shift 2
 	start=$(date +%s)
 	"$@" >"$log" 2>&1 &
 	pid=$!
 	while ! timeout 60 tail --pid="$pid" -f /dev/null; do
-		echo "$prog: $what ($(($(date +%s) - start)) s)"
+		step=$(tail -c 4096 "$log" | grep -oE '\[[0-9]+/[0-9]+\]' | tail -1)
+		echo "$prog: $what ${step:+$step }($(($(date +%s) - start)) s)"
 	done
 	if ! wait "$pid"; then
-		tail -30 "$log" >&2
+		{ grep -E 'error|FAILED' "$log" | head -30 || true; tail -10 "$log"; } >&2
 		cache_die "$what failed (log: $log)"
 	fi
 }
