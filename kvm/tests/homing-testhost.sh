@@ -20,33 +20,13 @@ b=${XPVD_BUILD:-$here/../build}
 V=${MEMHOME_VICTIM:-$here/../memhome/build/tests/memhome-victim}
 X=$b/xpvctl
 d=$(mktemp -d /tmp/xpv-47.XXXXXX)
-n=0 failed=0
 MiB=1048576
 cg=/sys/fs/cgroup/xpv47vm
 xpvd_pid='' A_pid=''
 
 tag=${XPVD_TAG:+$XPVD_TAG: }
-ok() { n=$((n + 1)); echo "ok $n - $tag$*"; }
-no() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $tag$*"; }
-check() { # check DESC CMD... : ok if CMD succeeds
-	local desc=$1
-	shift
-	if "$@"; then ok "$desc"; else no "$desc"; fi
-}
-now_ms() { date +%s%3N; }
-poll() { # poll DEADLINE_S CMD... : until CMD succeeds or the deadline passes
-	local end=$(($(now_ms) + $1 * 1000))
-	shift
-	until "$@"; do
-		[ "$(now_ms)" -lt "$end" ] || return 1
-		sleep 0.1
-	done
-}
-finish() {
-	echo "1..$n"
-	[ "$failed" = 0 ]
-	exit
-}
+# shellcheck source=tap.sh
+. "$here/tap.sh"
 cleanup() {
 	[ -n "$xpvd_pid" ] && kill -9 "$xpvd_pid" 2>/dev/null
 	[ -n "$A_pid" ] && kill -9 "$A_pid" 2>/dev/null

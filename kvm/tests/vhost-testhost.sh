@@ -28,31 +28,11 @@ R=$here/../build/vhost-rx
 X=$b/xpvctl
 d=$(mktemp -d /tmp/xpv-49.XXXXXX)
 cg=/sys/fs/cgroup/xpv49vm$$
-n=0 failed=0
 xpvd_pid='' R_pid=''
 tag=${XPVD_TAG:+$XPVD_TAG: }
 
-ok() { n=$((n + 1)); echo "ok $n - $tag$*"; }
-no() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $tag$*"; }
-check() { # check DESC CMD... : ok if CMD succeeds
-	local desc=$1
-	shift
-	if "$@"; then ok "$desc"; else no "$desc"; fi
-}
-now_ms() { date +%s%3N; }
-poll() { # poll DEADLINE_S CMD... : until CMD succeeds or the deadline passes
-	local end=$(($(now_ms) + $1 * 1000))
-	shift
-	until "$@"; do
-		[ "$(now_ms)" -lt "$end" ] || return 1
-		sleep 0.1
-	done
-}
-finish() {
-	echo "1..$n"
-	[ "$failed" = 0 ]
-	exit
-}
+# shellcheck source=tap.sh
+. "$here/tap.sh"
 cleanup() {
 	[ -n "$xpvd_pid" ] && kill -9 "$xpvd_pid" 2>/dev/null
 	[ -n "$R_pid" ] && kill -9 "$R_pid" 2>/dev/null
