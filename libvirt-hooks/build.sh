@@ -8,8 +8,9 @@
 # the key hashes the Debian source version, the patch series, this script and
 # the shared helpers, and the compiler version, so a clean clone with
 # unchanged patches reuses it.  Only what the tests need is built: the QEMU
-# and test drivers, virtqemud, virtlogd, virsh, and the XML test programs with
-# their mocks (docs and every other driver off).  On success build/libvirt-path
+# and test drivers, virtqemud, virtlogd, libvirt_iohelper (save/restore),
+# virsh, and the XML test programs with their mocks (docs and every other
+# driver off).  On success build/libvirt-path
 # (in the repository) names the meson build directory; run the tests with
 # `meson test -C $(cat build/libvirt-path) --no-rebuild NAME`.
 #
@@ -89,7 +90,7 @@ mapfile -t targets < <(ninja -C "$out/build" -t targets all | cut -d: -f1 |
 	grep -E "^tests/lib[a-z0-9_]+\.so$|^tests/($(
 		IFS='|'
 		echo "${TESTS[*]}"
-	))$|^src/(virtqemud|virtlogd|libvirt_driver_qemu\.so)$|^tools/virsh$")
+	))$|^src/(virtqemud|virtlogd|libvirt_iohelper|libvirt_driver_qemu\.so)$|^tools/virsh$")
 [ "${#targets[@]}" -ge 10 ] || die "expected build targets not found (log: $out/configure.log)"
 cache_run_logged "$out/build.log" "building" nice -n 10 ninja -C "$out/build" -j"$jobs" "${targets[@]}"
 touch "$out/.complete"

@@ -9,7 +9,7 @@ insmod /xpv/mods/virtio_numa.ko || { echo "XPV-LV insmod failed"; exit 1; }
 [ -c /dev/xpv_numa ] || { echo "XPV-LV driver did not bind: no /dev/xpv_numa"; exit 1; }
 echo "XPV-LV bound version=$(cat $S/version)"
 last=
-end=$(($(date +%s) + 600))
+end=$(($(date +%s) + 1200))
 while [ "$(date +%s)" -lt "$end" ]; do
 	# vcpus rows: "cpu host_node_id host_cpu guest_node"
 	cur=$(awk '$1 == 1 { print $2 }' $S/vcpus)
