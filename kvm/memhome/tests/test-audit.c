@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "audit.h"
+#include "fake_tree.h"
 
 #ifndef FIXTURES
 #define FIXTURES "tests/fixtures"
@@ -40,23 +41,6 @@ static bool has(const struct seen *s, const char *code)
 	return false;
 }
 
-static void put(const char *root, const char *rel, const char *text)
-{
-	char path[256], *slash;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", root, rel);
-	for (slash = strchr(path + strlen(root) + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
-		*slash = '\0';
-		mkdir(path, 0700);
-		*slash = '/';
-	}
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
-
 static void test_host(void **state)
 {
 	char root[] = "/tmp/memhome-audit-XXXXXX", sys[300], proc[300], cmd[400];
@@ -70,17 +54,17 @@ static void test_host(void **state)
 	snprintf(proc, sizeof(proc), "%s/proc", root);
 	mkdir(sys, 0700);
 	mkdir(proc, 0700);
-	put(sys, "kernel/mm/ksm/run", "1\n");
-	put(sys, "kernel/mm/ksm/merge_across_nodes", "1\n");
-	put(proc, "sys/kernel/numa_balancing", "1\n");
+	fake_tree_put(sys, "kernel/mm/ksm/run", "1\n");
+	fake_tree_put(sys, "kernel/mm/ksm/merge_across_nodes", "1\n");
+	fake_tree_put(proc, "sys/kernel/numa_balancing", "1\n");
 	o.sys_root = sys;
 	o.proc_root = proc;
 	assert_int_equal(mh_audit(&o, collect, &s, &err), 1);
 	assert_true(has(&s, "warn:ksm-merge-across-nodes"));
 	assert_true(has(&s, "info:numa-balancing"));
 
-	put(sys, "kernel/mm/ksm/merge_across_nodes", "0\n");
-	put(proc, "sys/kernel/numa_balancing", "0\n");
+	fake_tree_put(sys, "kernel/mm/ksm/merge_across_nodes", "0\n");
+	fake_tree_put(proc, "sys/kernel/numa_balancing", "0\n");
 	memset(&s, 0, sizeof(s));
 	assert_int_equal(mh_audit(&o, collect, &s, &err), 0);
 	assert_true(has(&s, "ok:ksm"));

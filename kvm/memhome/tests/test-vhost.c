@@ -13,26 +13,10 @@
 #include <cmocka.h>
 
 #include "audit.h"
+#include "fake_tree.h"
 #include "vhost.h"
 
 #define PF_KTHREAD 0x00200000ul
-
-static void put(const char *root, const char *rel, const char *text)
-{
-	char path[512], *slash;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", root, rel);
-	for (slash = strchr(path + strlen(root) + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
-		*slash = '\0';
-		mkdir(path, 0700);
-		*slash = '/';
-	}
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
 
 /* A /proc/TID/stat line: fields 3..39 with ppid, flags, starttime, processor. */
 static void put_stat(const char *root, const char *rel, int tid, const char *comm, int ppid,
@@ -44,7 +28,7 @@ static void put_stat(const char *root, const char *rel, int tid, const char *com
 		 "%d (%s) S %d 0 0 0 -1 %lu 0 0 0 0 0 0 0 0 20 0 1 0 %llu 0 0 0 0 0 0 0 0 0 0 0 "
 		 "0 0 0 0 0 %d 0 0\n",
 		 tid, comm, ppid, flags, start, cpu);
-	put(root, rel, line);
+	fake_tree_put(root, rel, line);
 }
 
 static void rm_rf(const char *root)
@@ -107,20 +91,20 @@ static void build_tree(const char *p)
 	put_stat(p, "1000/task/1000/stat", 1000, "qemu-system-x86", 1, 0x400000, 100, 0);
 	put_stat(p, "1000/task/1001/stat", 1001, "CPU 0/TCG", 1, 0x400040, 120, 1);
 	put_stat(p, "1000/task/1002/stat", 1002, "vhost-1000", 1, 0x400040, 130, 1);
-	put(p, "1000/task/1002/status", "Name:\tvhost-1000\nCpus_allowed_list:\t0\n");
+	fake_tree_put(p, "1000/task/1002/status", "Name:\tvhost-1000\nCpus_allowed_list:\t0\n");
 	put_stat(p, "900/stat", 900, "vhost-1000", 2, PF_KTHREAD | 0x8040, 500, 1);
-	put(p, "900/status", "Name:\tvhost-1000\nCpus_allowed_list:\t0\n");
+	fake_tree_put(p, "900/status", "Name:\tvhost-1000\nCpus_allowed_list:\t0\n");
 	put_stat(p, "901/stat", 901, "vhost-1000", 1, 0x400000, 510, 0);
 	put_stat(p, "902/stat", 902, "vhost-1000", 2, PF_KTHREAD, 50, 0);
 	put_stat(p, "903/stat", 903, "vhost-1001", 2, PF_KTHREAD, 600, 0);
-	put(p, "903/status", "Name:\tvhost-1001\nCpus_allowed_list:\t0\n");
+	fake_tree_put(p, "903/status", "Name:\tvhost-1001\nCpus_allowed_list:\t0\n");
 	put_stat(p, "904/stat", 904, "vhost-7", 2, PF_KTHREAD, 700, 0);
 	put_stat(p, "905/stat", 905, "kworker/0:1", 2, PF_KTHREAD, 10, 0);
 	put_stat(p, "906/stat", 906, "vhost-1000", 1, PF_KTHREAD, 800, 0);
-	put(p, "self", "not a process\n");
+	fake_tree_put(p, "self", "not a process\n");
 	/* no guest RAM mappings: the audit checks the host and the workers */
-	put(p, "1000/maps", "");
-	put(p, "1000/numa_maps", "");
+	fake_tree_put(p, "1000/maps", "");
+	fake_tree_put(p, "1000/numa_maps", "");
 }
 
 static int by_tid(const void *a, const void *b)
@@ -235,8 +219,8 @@ static void audit_kthread(void **state)
 	snprintf(sys, sizeof(sys), "%s/sys", root);
 	mkdir(sys, 0700);
 	put_stat(root, "1000/task/1000/stat", 1000, "qemu-system-x86", 1, 0x400000, 100, 0);
-	put(root, "1000/maps", "");
-	put(root, "1000/numa_maps", "");
+	fake_tree_put(root, "1000/maps", "");
+	fake_tree_put(root, "1000/numa_maps", "");
 	memset(&m, 0, sizeof(m));
 	assert_true(mh_audit(&o, keep, &m, &err) >= 0);
 	assert_int_equal(m.n, 1);
