@@ -38,6 +38,10 @@ struct xpv_controller {
 	void (*metrics)(void *priv, FILE *out);
 	/* argv from xpvctl; 1 handled (*reply set), 0 not ours, < 0 error */
 	int (*command)(void *priv, int argc, char **argv, json_t **reply, struct xpv_error **err);
+	/* Optional.  At a reload (SIGHUP), before the replaced controller is
+	 * shut down: take over what operators set at run time through xpvctl
+	 * (it is not in the configuration file, so init() cannot know it). */
+	void (*adopt)(void *priv, const void *old_priv);
 	/* Undo every change (restore cgroups) and free. */
 	void (*shutdown)(void *priv);
 };

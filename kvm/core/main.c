@@ -240,8 +240,9 @@ static int set_period(int tfd, unsigned period_ms)
 
 /* SIGHUP: a new configuration, or the old one kept with the reason logged.
  * The controllers are started afresh on the new file (which also reopens
- * the files they log to); what they had throttled is restored by the old
- * ones and re-throttled at the next period. */
+ * the files they log to) and adopt the old ones' run-time settings; what
+ * the old ones had throttled is restored by them and re-throttled at the
+ * next period. */
 static void reload(struct daemon *d, int tfd)
 {
 	struct generation *old = d->g, *new = d->g == &d->gens[0] ? &d->gens[1] : &d->gens[0];
@@ -260,6 +261,9 @@ static void reload(struct daemon *d, int tfd)
 		gen_free(new);
 		goto keep;
 	}
+	for (size_t i = 0; i < N_CTL; i++)
+		if (controllers[i]->adopt)
+			controllers[i]->adopt(new->priv[i], old->priv[i]);
 	d->g = new;
 	gen_free(old);
 	d->disc = (struct discovery){d->ops, d->mount, new->cfg.libvirt, new->cfg.n_plain,

@@ -1090,6 +1090,17 @@ static int kyoto_command(void *priv, int argc, char **argv, json_t **reply, stru
 	return xpv_error_set(err, 0, "usage: permit set VM VALUE|none | permit clear VM");
 }
 
+/* `xpvctl permit set` overrides outlive a reload: an operator who lifted a
+ * VM's permit by hand does not expect a SIGHUP to throttle it again. */
+static void kyoto_adopt(void *priv, const void *old_priv)
+{
+	struct kyoto *k = priv;
+	const struct kyoto *old = old_priv;
+
+	if (k && old)
+		json_object_update(k->live_permits, old->live_permits);
+}
+
 static void kyoto_shutdown(void *priv)
 {
 	struct kyoto *k = priv;
@@ -1121,5 +1132,6 @@ const struct xpv_controller kyoto_controller = {
 	.status = kyoto_status,
 	.metrics = kyoto_metrics,
 	.command = kyoto_command,
+	.adopt = kyoto_adopt,
 	.shutdown = kyoto_shutdown,
 };
