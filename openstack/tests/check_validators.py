@@ -6,15 +6,17 @@ Run by tests/suites/70-nova-specs with /usr/bin/python3 once
 openstack/install.sh has installed the plugin beside python3-nova.  Prints
 one "ok - ..." or "not ok - ..." line per check (the suite numbers them).
 
-usage: check_validators.py VERSION
+usage: check_validators.py VERSION DOCS (docs/integration.md, whose key
+table and rejection examples are checked against the validators)
 """
 
 import importlib.metadata
+import re
 import sys
 
 import tap
 
-VERSION = sys.argv[1]
+VERSION, DOCS = sys.argv[1], sys.argv[2]
 
 # Loading the validators must not pull in the libvirt driver: nova-api
 # hosts need not have it, and a failed import would make stevedore drop the
@@ -158,7 +160,31 @@ def main():
                         'Validation failed;')
     t.check(ok1 and ok2, 'resources:CUSTOM_XPV_LLC_POLLUTION=lots and '
             'trait:CUSTOM_XPV_HOST=maybe rejected by Nova', why1 + why2)
+    check_docs(t)
     return t.done()
+
+
+def check_docs(t):
+    """The operator's table and rejection examples say what Nova does."""
+    with open(DOCS) as f:
+        text = f.read()
+    rows = dict(re.findall(r'^\| `(xpv:[a-z_]+)` \| ([^|]+) \|', text, re.M))
+    want = {s['name']: s['value']['description'] for s in flavor_specs.SPECS}
+    wrong = ['%s: %r, table says %r' % (k, v, rows.get(k))
+             for k, v in want.items() if rows.get(k, '').strip() != v]
+    wrong += ['%s: not a key' % k for k in rows if k not in want]
+    t.check(not wrong, '%s lists every xpv: key with its value description'
+            % DOCS, '\n'.join(wrong))
+    examples = re.findall(r'^(xpv:[a-z_]+)=(\S+) +(Validation failed; .*)$',
+                          text, re.M)
+    wrong = []
+    for name, value, msg in examples:
+        ok, why = rejects(name, value, msg)
+        if not ok:
+            wrong.append('%s=%s: %s' % (name, value, why))
+    t.check(len(examples) >= 5 and not wrong, 'the %d rejection examples in '
+            '%s are Nova\'s messages, word for word'
+            % (len(examples), DOCS), '\n'.join(wrong))
 
 
 if __name__ == '__main__':
