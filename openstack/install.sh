@@ -119,6 +119,13 @@ print('%s,sha256=%s,%d' % (rel, digest.decode(), len(data)))
 PY
 }
 
+undo_partial() {
+	for rel in $rels; do rm -f "$site/$rel"; done
+	rm -rf "$di"
+	find "$site/nova/virt/xpv" -depth -type d -empty -delete 2>/dev/null
+	echo "install.sh: install failed; removed what it had written" >&2
+}
+
 do_install() {
 	[ -f "$src/__init__.py" ] || die "$src/__init__.py missing"
 	[ -f "$src/extra_specs.py" ] || die "$src/extra_specs.py missing"
@@ -130,8 +137,11 @@ do_install() {
 	fi
 	do_uninstall # an upgrade replaces the previous version whole
 	di=$site/$distinfo
-	mkdir -p "$di"
 	rels=
+	# a failure half-way takes back what was written, so that the next
+	# install is not refused over a directory without a RECORD
+	trap undo_partial EXIT
+	mkdir -p "$di"
 	for f in $(sources); do
 		install -D -m 0644 "$src/$f" "$site/nova/virt/xpv/$f"
 		rels="$rels nova/virt/xpv/$f"
@@ -158,6 +168,7 @@ EOM
 	} >"$di/RECORD.tmp"
 	mv "$di/RECORD.tmp" "$di/RECORD"
 	chmod 0644 "$di/RECORD"
+	trap - EXIT
 	echo "installed xpv-nova $version into $site"
 }
 
