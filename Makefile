@@ -5,6 +5,8 @@
 #   make demo    deps + all + the live demonstration
 #   make bench   the benchmarks in bench/ (not part of check)
 #   make install-libvirt-hook  the libvirt qemu hook into /etc/libvirt/hooks/qemu.d
+#   make install-nova / uninstall-nova  the Nova plugin (nova.virt.xpv) beside
+#                python3-nova (openstack/install.sh; DESTDIR for packaging)
 -include config.mk
 
 TOP := $(CURDIR)
@@ -19,7 +21,7 @@ export XPV_CACHE KVER KDIR BUILD TOP
 SUBDIRS := $(patsubst %/Makefile,%,$(wildcard srl/Makefile kvm/Makefile guest-driver/Makefile))
 
 .PHONY: all deps qemu libvirt $(SUBDIRS) check check-only demo bench clean format-check \
-	install-libvirt-hook
+	install-libvirt-hook install-nova uninstall-nova
 
 all: qemu libvirt $(SUBDIRS)
 
@@ -60,6 +62,15 @@ install-libvirt-hook:
 	install -D -m 0755 libvirt-hooks/qemu.d/xpv $(DESTDIR)/etc/libvirt/hooks/qemu.d/xpv
 	[ -e $(DESTDIR)/etc/xpv/libvirt-hook.conf ] || \
 		install -D -m 0644 libvirt-hooks/libvirt-hook.conf $(DESTDIR)/etc/xpv/libvirt-hook.conf
+
+# The Nova plugin: nova/virt/xpv/ in python3-nova's tree plus an
+# xpv_nova-VERSION.dist-info for its extra-spec validators' entry point
+# (docs/integration.md, section 3).
+install-nova:
+	DESTDIR=$(DESTDIR) openstack/install.sh install
+
+uninstall-nova:
+	DESTDIR=$(DESTDIR) openstack/install.sh uninstall
 
 format-check:
 	@files=$$(git ls-files '*.c' '*.h' | grep -v '^qemu/'); \

@@ -86,3 +86,17 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
 	apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
+
+# OpenStack Nova (Debian 12: python3-nova 26, Zed) for the Nova plugin's
+# suites (tests/suites/70-nova-specs, 71-nova-provider), plus what Nova's own
+# test fixtures (nova.test) import.  About 200 packages; optional: when they
+# cannot be installed the build goes on and those suites skip, naming why.
+NOVA_PKGS=(python3-nova python3-oslotest python3-wsgi-intercept)
+nova_missing=()
+for p in "${NOVA_PKGS[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || nova_missing+=("$p")
+done
+if [ ${#nova_missing[@]} -gt 0 ] &&
+	! apt-get install -y -q --no-install-recommends "${nova_missing[@]}"; then
+	echo "install-deps: could not install ${nova_missing[*]}: the Nova suites will skip" >&2
+fi

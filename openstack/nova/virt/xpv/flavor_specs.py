@@ -35,6 +35,8 @@ HOST_TRAIT = 'CUSTOM_XPV_HOST'
 
 SIZE_PATTERN = r'[0-9]+(\.[0-9]+)?(B|K|KiB|KB|M|MiB|MB|G|GiB|GB|T|TiB|TB)?'
 DURATION_PATTERN = r'[0-9]+(\.[0-9]+)?(ms|s|m|min|h)?'
+# xpvd refuses a zero homing period or scan interval (kvm/homing/homing_cfg.c)
+NONZERO_DURATION_PATTERN = r'(?!0*(\.0*)?(ms|s|m|min|h)?$)' + DURATION_PATTERN
 
 SPECS = [
     {
@@ -159,8 +161,8 @@ SPECS = [
     {
         'name': 'xpv:homing_period',
         'description': 'Time between two periodic homing passes (e.g. 15m).',
-        'value': {'type': str, 'pattern': DURATION_PATTERN,
-                  'description': 'a duration such as 900, 15m or 1h'},
+        'value': {'type': str, 'pattern': NONZERO_DURATION_PATTERN,
+                  'description': 'a duration above 0 such as 900, 15m or 1h'},
         'target': ('homing', 'period'),
     },
     {
@@ -190,8 +192,8 @@ SPECS = [
     {
         'name': 'xpv:homing_scan_interval',
         'description': 'How old a placement measurement may get.',
-        'value': {'type': str, 'pattern': DURATION_PATTERN,
-                  'description': 'a duration such as 10'},
+        'value': {'type': str, 'pattern': NONZERO_DURATION_PATTERN,
+                  'description': 'a duration above 0 such as 10 or 30s'},
         'target': ('homing', 'scan-interval'),
     },
     {
