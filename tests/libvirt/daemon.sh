@@ -46,6 +46,11 @@ lvd_uri() { echo "qemu:///session?socket=$1/run/libvirt/virtqemud-sock"; }
 lvd_virsh() {
 	local d=$1
 	shift
+	# a privileged instance (lvd_priv_init, below): root on its own socket
+	if [ -e "$d/privileged" ]; then
+		"$lvd_bdir/tools/virsh" -q -c "$(lvd_priv_uri "$d")" "$@"
+		return
+	fi
 	lvd_as "$d" "$lvd_bdir/tools/virsh" -q -c "$(lvd_uri "$d")" "$@"
 }
 
@@ -224,4 +229,162 @@ lvd_wait_console() {
 		sleep 0.2 # polling interval of a deadline loop
 	done
 	return 1
+}
+
+# ---- privileged instances (qemu:///system) ---------------------------------
+# A privileged instance runs the build tree's virtlogd and virtqemud as root,
+# as libvirtd runs on a host: with cgroups (the machine/qemu-N-NAME groups
+# xpvd discovers) and the hooks of SYSCONFDIR/libvirt/hooks.  The build
+# tree's privileged paths are under its prefix (configmake.h: LOCALSTATEDIR
+# /var/local, SYSCONFDIR /usr/local/etc), and the daemons run in a private
+# mount namespace (unshare -m) in which
+#   LOCALSTATEDIR        is D/var (a bind mount: state, logs, sockets, pid
+#                        files; so D/var/run/libvirt/virtqemud-sock is the
+#                        socket, reachable from outside the namespace),
+#   SYSCONFDIR           is an overlay with D/etc as its upper (writable)
+#                        layer: the daemons' qemu.conf, the hook scripts,
+#                        and what the daemon writes (domain definitions);
+#   /etc                 is a read-only overlay with D/etc on top (the
+#                        hooks' own settings, e.g. D/etc/xpv/...).
+# Nothing of it is visible outside the namespace, which goes away with its
+# last process (the daemons and their QEMUs).  lvd_virsh, lvd_live_hnode,
+# lvd_wait_live and lvd_wait_console work on it like on a session instance.
+#
+# Usage:
+#   lvd_build || exit
+#   lvd_priv_init "$tmp/sys"          # then add files under $tmp/sys/etc
+#   lvd_priv_start "$tmp/sys" || exit
+#   trap 'lvd_priv_stop_all; lvd_stop_all; rm -rf "$tmp"' EXIT
+
+# lvd_configmake NAME: a path the build tree was configured with
+lvd_configmake() {
+	sed -n "s/^#define $1 \"\\(.*\\)\"$/\\1/p" "$lvd_bdir/configmake.h"
+}
+
+# lvd_priv_init D: create privileged instance D, its qemu.conf running QEMU
+# as root with no security driver (the test's files stay as they are), and
+# a virtqemud.conf logging every hook call to D/var/log/libvirt/virtqemud.log
+lvd_priv_init() {
+	local d=$1 lsd
+	lsd=$(lvd_configmake LOCALSTATEDIR)
+	mkdir -p "$d/etc/libvirt" "$d/.etc-work" "$d/var/log/libvirt" || return 1
+	echo privileged >"$d/privileged"
+	cat >"$d/etc/libvirt/qemu.conf" <<-'EOC'
+		user = "root"
+		group = "root"
+		dynamic_ownership = 0
+		remember_owner = 0
+		security_driver = "none"
+		namespaces = [ ]
+	EOC
+	cat >"$d/etc/libvirt/virtqemud.conf" <<-EOC
+		log_filters = "1:util.hook"
+		log_outputs = "1:file:$lsd/log/libvirt/virtqemud.log"
+	EOC
+	lvd_dirs+=("$d")
+}
+
+# lvd_priv_run D: D's run directory as seen from outside the namespace
+lvd_priv_run() {
+	local lsd rsd
+	lsd=$(lvd_configmake LOCALSTATEDIR)
+	rsd=$(lvd_configmake RUNSTATEDIR)
+	echo "$1/var${rsd#"$lsd"}"
+}
+
+# lvd_priv_start D: the namespace, virtlogd in it, then virtqemud; wait (60
+# s) for virtqemud to answer.  D/ns holds the namespace's id (for cleanup).
+lvd_priv_start() {
+	local d=$1 sc lsd rsd end lpid qpid run
+	sc=$(lvd_configmake SYSCONFDIR)
+	lsd=$(lvd_configmake LOCALSTATEDIR)
+	rsd=$(lvd_configmake RUNSTATEDIR)
+	case $rsd in "$lsd"/*) ;; *)
+		echo "# RUNSTATEDIR $rsd is not under LOCALSTATEDIR $lsd"
+		return 1 ;;
+	esac
+	[ -d "$sc" ] && [ -d "$lsd" ] || { echo "# no $sc or $lsd to mount over"; return 1; }
+	run=$(lvd_priv_run "$d")
+	# mount, then exec virtlogd: the namespace lives as long as its processes
+	unshare -m --propagation private -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+		LC_ALL=C HOME=/root sh -ec '
+		[ "$2" = /etc ] || mount -t overlay xpv-lvd -o "lowerdir=$1/etc:/etc" /etc
+		mount -t overlay xpv-lvd -o "lowerdir=$2,upperdir=$1/etc,workdir=$1/.etc-work" "$2"
+		mount --bind "$1/var" "$3"
+		exec "$4"' sh "$d" "$sc" "$lsd" "$lvd_bdir/src/virtlogd" >"$d/virtlogd.log" 2>&1 &
+	lpid=$!
+	lvd_pids+=("$lpid")
+	end=$(($(now) + 60))
+	until [ -S "$run/libvirt/virtlogd-sock" ]; do
+		if [ "$(now)" -ge "$end" ] || ! kill -0 "$lpid" 2>/dev/null; then
+			sed 's/^/# /' "$d/virtlogd.log" | tail -20
+			return 1
+		fi
+		sleep 0.2 # polling interval of a deadline loop
+	done
+	readlink "/proc/$lpid/ns/mnt" >"$d/ns"
+	nsenter -t "$lpid" -m -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C HOME=/root \
+		"$lvd_bdir/src/virtqemud" >"$d/virtqemud.log" 2>&1 &
+	qpid=$!
+	lvd_pids+=("$qpid")
+	until [ -S "$run/libvirt/virtqemud-sock" ] && lvd_virsh "$d" version >/dev/null 2>&1; do
+		if [ "$(now)" -ge "$end" ] || ! kill -0 "$qpid" 2>/dev/null; then
+			sed 's/^/# /' "$d/virtqemud.log" | tail -20
+			return 1
+		fi
+		sleep 0.2 # polling interval of a deadline loop
+	done
+}
+
+# lvd_priv_uri D [ro]: the URI of privileged instance D (its read-only socket)
+lvd_priv_uri() { echo "qemu:///system?socket=$(lvd_priv_run "$1")/libvirt/virtqemud-sock${2:+-ro}"; }
+
+# lvd_virsh_ro D ARGS...: virsh -r on instance D's read-only socket
+lvd_virsh_ro() {
+	local d=$1
+	shift
+	if [ -e "$d/privileged" ]; then
+		"$lvd_bdir/tools/virsh" -q -r -c "$(lvd_priv_uri "$d" ro)" "$@"
+	else
+		lvd_as "$d" "$lvd_bdir/tools/virsh" -q -r -c "$(lvd_uri "$d")" "$@"
+	fi
+}
+
+# lvd_priv_procs D: the pids of the processes in D's namespace (one find:
+# a fork per process is slow on a loaded machine)
+lvd_priv_procs() {
+	local ns
+	ns=$(cat "$1/ns" 2>/dev/null) || return 0
+	find /proc/[0-9]*/ns/mnt -maxdepth 0 -printf '%l %h\n' 2>/dev/null |
+		awk -v ns="$ns" '$1 == ns { split($2, f, "/"); print f[3] }'
+}
+
+# lvd_priv_gone D: no process is left in D's namespace
+lvd_priv_gone() { [ -z "$(lvd_priv_procs "$1")" ]; }
+
+# lvd_priv_stop_all: destroy and undefine the domains of every privileged
+# instance, stop its daemons, and kill what is left in its namespace (a
+# QEMU whose destroy failed); wait (30 s) for the namespace to be gone.
+# Run before lvd_stop_all (which reaps the daemons).
+lvd_priv_stop_all() {
+	local d dom p end
+	for d in "${lvd_dirs[@]+"${lvd_dirs[@]}"}"; do
+		[ -e "$d/privileged" ] || continue
+		if [ -n "$lvd_bdir" ] && [ -S "$(lvd_priv_run "$d")/libvirt/virtqemud-sock" ]; then
+			for dom in $(lvd_virsh "$d" list --all --name 2>/dev/null); do
+				lvd_virsh "$d" destroy "$dom" >/dev/null 2>&1
+				lvd_virsh "$d" undefine --managed-save "$dom" >/dev/null 2>&1
+			done
+		fi
+		[ -e "$d/ns" ] || continue
+		# only processes of this namespace: never a recycled pid
+		for p in $(lvd_priv_procs "$d"); do
+			case " ${lvd_pids[*]-} " in *" $p "*) kill "$p" 2>/dev/null ;; esac
+		done
+		end=$(($(now) + 30))
+		until lvd_priv_gone "$d" || [ "$(now)" -ge "$end" ]; do
+			sleep 0.2 # polling interval of a deadline loop
+		done
+		for p in $(lvd_priv_procs "$d"); do kill -9 "$p" 2>/dev/null; done
+	done
 }
