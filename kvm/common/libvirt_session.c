@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "libvirt_session.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
@@ -393,15 +394,39 @@ free:
 	free(s);
 }
 
-static struct lv_domain *find_locked(struct libvirt_session *s, int id)
+/* Is `machine` (the name part of a cgroup "qemu-ID-NAME") what libvirt
+ * would derive from the domain name `name`?  libvirt drops characters a
+ * machine name cannot have and may shorten it; which ones exactly depends
+ * on its version, so compare only letters and digits, as a prefix. */
+static bool machine_name_matches(const char *name, const char *machine)
+{
+	const char *n = name;
+
+	for (const char *m = machine; *m; m++) {
+		if (!isalnum((unsigned char)*m))
+			continue;
+		while (*n && !isalnum((unsigned char)*n))
+			n++;
+		if (*n++ != *m)
+			return false;
+	}
+	return true;
+}
+
+/* Domain ids are per libvirt daemon: a cgroup of another daemon's domain
+ * (a session daemon, a second libvirtd) can carry the same id as one of
+ * ours, so the names must agree too. */
+static struct lv_domain *find_locked(struct libvirt_session *s, int id, const char *machine)
 {
 	for (size_t i = 0; i < s->n; i++)
-		if (s->doms[i].id == id)
+		if (s->doms[i].id == id &&
+		    (!machine || machine_name_matches(s->doms[i].name, machine)))
 			return &s->doms[i];
 	return NULL;
 }
 
-int libvirt_session_find(struct libvirt_session *s, int id, struct lv_domain_ref *out)
+int libvirt_session_find(struct libvirt_session *s, int id, const char *machine,
+			 struct lv_domain_ref *out)
 {
 	struct lv_domain *d;
 	int ret = 0;
@@ -411,7 +436,7 @@ int libvirt_session_find(struct libvirt_session *s, int id, struct lv_domain_ref
 		return 0;
 	start(s);
 	pthread_mutex_lock(&s->lock);
-	d = find_locked(s, id);
+	d = find_locked(s, id, machine);
 	if (d && (out->name = strdup(d->name))) {
 		memcpy(out->uuid, d->uuid, sizeof(out->uuid));
 		out->gen = d->gen;
@@ -432,7 +457,7 @@ int libvirt_session_xml(struct libvirt_session *s, int id, char **xml)
 		return 0;
 	start(s);
 	pthread_mutex_lock(&s->lock);
-	d = find_locked(s, id);
+	d = find_locked(s, id, NULL);
 	if (d && d->xml && (*xml = strdup(d->xml)))
 		ret = 1;
 	pthread_mutex_unlock(&s->lock);

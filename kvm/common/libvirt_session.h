@@ -42,8 +42,10 @@ struct lv_domain_ref {
 };
 
 /* From the cache, never from libvirtd: 1 and *out when domain id is known
- * (free out->name), 0 when not (yet). */
-int libvirt_session_find(struct libvirt_session *s, int id, struct lv_domain_ref *out);
+ * and its name agrees with `machine`, the name in the domain's cgroup (NULL:
+ * any name) (free out->name), 0 when not (yet). */
+int libvirt_session_find(struct libvirt_session *s, int id, const char *machine,
+			 struct lv_domain_ref *out);
 /* The cached domain XML of id (malloc'd): 1, or 0 when unknown. */
 int libvirt_session_xml(struct libvirt_session *s, int id, char **xml);
 /* Refresh the cache (and reconnect) now instead of at the next event, for

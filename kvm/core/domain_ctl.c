@@ -94,7 +94,8 @@ static bool vm_matches(const struct xpv_vm *vm, const char *who, json_t **ids)
 	bool match = !strcmp(vm->name, who);
 
 	*ids = NULL;
-	if (vm->kind == XPV_VM_LIBVIRT && s && libvirt_session_find(s, vm->domid, &r) == 1) {
+	if (vm->kind == XPV_VM_LIBVIRT && s &&
+	    libvirt_session_find(s, vm->domid, vm->name, &r) == 1) {
 		match = match || !strcmp(r.name, who) || !strcasecmp(r.uuid, who);
 		if (match)
 			*ids = json_pack("{s:s, s:s, s:i}", "domain", r.name, "uuid", r.uuid, "id",

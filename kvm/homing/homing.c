@@ -185,7 +185,8 @@ static uint64_t identify(struct homing *h, struct hvm *hv)
 {
 	struct lv_domain_ref r;
 
-	if (hv->kind != XPV_VM_LIBVIRT || !h->lv || !libvirt_session_find(h->lv, hv->domid, &r))
+	if (hv->kind != XPV_VM_LIBVIRT || !h->lv ||
+	    !libvirt_session_find(h->lv, hv->domid, hv->name, &r))
 		return 0;
 	if (!hv->domain || strcmp(hv->domain, r.name)) {
 		free(hv->domain);

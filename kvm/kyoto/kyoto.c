@@ -625,7 +625,8 @@ static void refresh_metadata(struct kyoto *k, struct kvm *vm)
 	double p = -1;
 	int ret;
 
-	if (vm->kind != XPV_VM_LIBVIRT || !k->lv || !libvirt_session_find(k->lv, vm->domid, &r))
+	if (vm->kind != XPV_VM_LIBVIRT || !k->lv ||
+	    !libvirt_session_find(k->lv, vm->domid, vm->name, &r))
 		return; /* not known (yet): keep what we have */
 	if (!vm->domain || strcmp(vm->domain, r.name)) {
 		free(vm->domain);

@@ -109,17 +109,24 @@ static void session_finds_by_id(void **state)
 		assert_non_null(strstr(e->msg, "one libvirt session"));
 		xpv_error_free(&e);
 	}
-	for (int i = 0; i < 100 && !libvirt_session_find(s, nasty_id, &r); i++)
+	for (int i = 0; i < 100 && !libvirt_session_find(s, nasty_id, NULL, &r); i++)
 		libvirt_session_wait_refresh(s, 100);
 	assert_non_null(r.name);
 	assert_string_equal(r.name, NASTY);
 	assert_int_equal(strlen(r.uuid), 36);
 	gen = r.gen;
 	free(r.name);
+	/* the id with the name in its cgroup (libvirt's machine name, which
+	 * drops and collapses characters and is cut at 64); another daemon's
+	 * domain with the same id is not this one */
+	assert_int_equal(libvirt_session_find(s, nasty_id, "ab.c-d0123456789012345", &r), 1);
+	free(r.name);
+	assert_int_equal(libvirt_session_find(s, nasty_id, "xpv73-other-vm", &r), 0);
+	assert_int_equal(libvirt_session_find(s, nasty_id, "ab.c-d0123456789x", &r), 0);
 	/* a metadata change arrives as an event and bumps the generation */
 	set_permit("42");
 	for (int i = 0; i < 100; i++) {
-		assert_int_equal(libvirt_session_find(s, nasty_id, &r), 1);
+		assert_int_equal(libvirt_session_find(s, nasty_id, NULL, &r), 1);
 		free(r.name);
 		if (r.gen != gen)
 			break;
@@ -231,7 +238,7 @@ static void hung_libvirtd_does_not_block(void **state)
 	t0 = xpv_now_ns();
 	assert_int_equal(libvirt_session_get(uri, true, &s, &e), 0);
 	for (int i = 0; i < 50; i++)
-		assert_int_equal(libvirt_session_find(s, 1, &r), 0);
+		assert_int_equal(libvirt_session_find(s, 1, NULL, &r), 0);
 	st = libvirt_session_status(s);
 	assert_false(json_is_true(json_object_get(st, "connected")));
 	json_decref(st);
