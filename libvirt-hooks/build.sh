@@ -9,8 +9,8 @@
 # the shared helpers, and the compiler version, so a clean clone with
 # unchanged patches reuses it.  Only what the tests need is built: the QEMU
 # and test drivers, virtqemud, virtlogd, libvirt_iohelper (save/restore),
-# virsh, and the XML test programs with their mocks (docs and every other
-# driver off).  On success build/libvirt-path
+# virsh, and the XML and hotplug test programs with their mocks (docs and
+# every other driver off).  On success build/libvirt-path
 # (in the repository) names the meson build directory; run the tests with
 # `meson test -C $(cat build/libvirt-path) --no-rebuild NAME`.
 #
@@ -33,7 +33,7 @@ MESON_OPTIONS=(
 	-Dinit_script=none -Dreadline=disabled
 )
 TESTS=(qemuxml2argvtest qemuxml2xmltest genericxml2xmltest virschematest
-	qemucapabilitiestest)
+	qemucapabilitiestest qemuhotplugtest)
 
 # shellcheck source=../scripts/build-cache.sh
 . "$top/scripts/build-cache.sh"
