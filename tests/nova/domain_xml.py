@@ -37,10 +37,14 @@ OUT, PREFIX = sys.argv[1], sys.argv[2]
 PROFILES = {
     'element': dict(
         syntax='element', kernel=True,
+        # Nova's os_command_line image property: the initramfs's output goes
+        # to /dev/console, which Nova's default command line makes hvc0 (no
+        # such device here)
+        image={'os_command_line': 'console=ttyS0 panic=-1 no_timer_check'},
         specs={'xpv:vnuma': 'mirrored', 'xpv:numainfo_scan_period': '100',
                'xpv:numainfo_scan_debounce': '0'}),
     'commandline': dict(
-        syntax='commandline', kernel=False,
+        syntax='commandline', kernel=False, image={},
         specs={'xpv:vnuma': 'mirrored',
                'resources:CUSTOM_XPV_LLC_POLLUTION': '250',
                'xpv:homing_policy': 'threshold',
@@ -62,7 +66,8 @@ class DomainXml(harness.test.NoDBTestCase):
                                          kernel=p['kernel'])
             inst.id = n + 1
             inst.uuid = harness.uuids.__getattr__('instance_' + name)
-            xml = harness.guest_xml(drvr, inst, harness.image_meta())
+            xml = harness.guest_xml(drvr, inst,
+                                    harness.image_meta(**p['image']))
             with open(os.path.join(OUT, name + '.xml'), 'w') as f:
                 f.write(xml)
             with open(os.path.join(OUT, name + '.dir'), 'w') as f:
