@@ -19,7 +19,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402  (must come before Nova's modules)
-from harness import fakelibvirt, mock, objects  # noqa: E402
+from harness import mock  # noqa: E402
 
 from lxml import etree  # noqa: E402
 
@@ -72,9 +72,10 @@ class XpvDriverTest(harness.test.NoDBTestCase):
         if save and XML_OUT:
             name = re.sub(r'[^A-Za-z0-9]+', '-', self.id().split('.')[-1])
             n = 0
-            while os.path.exists(os.path.join(XML_OUT, '%s-%d.xml' % (name, n))):
+            path = lambda n: os.path.join(XML_OUT, '%s-%d.xml' % (name, n))
+            while os.path.exists(path(n)):
                 n += 1
-            with open(os.path.join(XML_OUT, '%s-%d.xml' % (name, n)), 'w') as f:
+            with open(path(n), 'w') as f:
                 f.write(text)
         return etree.fromstring(text)
 
@@ -192,8 +193,10 @@ class XpvDriverTest(harness.test.NoDBTestCase):
     def test_mirrored_config_objects(self):
         inst = self.instance(MIRRORED)
         cfg = harness.guest_config(self.drvr, inst, harness.image_meta())
-        self.assertEqual([{0, 1}, {2, 3}], [c.cpus for c in cfg.cpu.numa.cells])
-        self.assertEqual([[0], [1]], [m.nodeset for m in cfg.numatune.memnodes])
+        self.assertEqual([{0, 1}, {2, 3}],
+                         [c.cpus for c in cfg.cpu.numa.cells])
+        self.assertEqual([[0], [1]],
+                         [m.nodeset for m in cfg.numatune.memnodes])
         self.assertEqual({0, 1, 2, 3}, cfg.cpuset)
         devs = [d for d in cfg.devices
                 if isinstance(d, xpv_config.LibvirtConfigGuestNumainfo)]

@@ -311,7 +311,7 @@ def numainfo_tunables(values):
 
 
 def homing_attributes(values):
-    """``{attribute: text}`` of ``<xpvh:homing>``, empty without homing keys."""
+    """``{attribute: text}`` of ``<xpvh:homing>`` (empty: no homing keys)."""
     table = by_name()
     return {table[k]['target'][1]: str(v) for k, v in values.items()
             if table[k]['target'] and table[k]['target'][0] == 'homing'}
