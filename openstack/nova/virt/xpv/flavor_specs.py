@@ -217,3 +217,123 @@ def validator_kwargs():
 
 def by_name():
     return {spec['name']: spec for spec in SPECS}
+
+
+# ---------------------------------------------------------------------------
+# Reading a flavor's specs (used by the compute driver).
+#
+# The API checks the table above only at microversion 2.86 and later, and
+# flavors created before the validators were installed were never checked
+# at all, so the driver checks every value again before it writes XML: a
+# bad value makes spawn fail with a message naming the key, never produces
+# a domain with a wrong or silently dropped setting.
+
+import re as _re
+
+_RESOURCE_KEY = _re.compile(
+    r'resources([A-Za-z0-9_-]*):' + LLC_RESOURCE_CLASS + r'$')
+_INTEGER = _re.compile(r'-?[0-9]+')
+
+
+class SpecError(ValueError):
+    """A flavor extra spec the driver cannot use (the message names it)."""
+
+
+def _check(spec, raw):
+    """One value, typed, or SpecError naming the key and what is allowed."""
+    name, rule = spec['name'], spec['value']
+    if not isinstance(raw, str):
+        raw = str(raw)
+    if rule['type'] is int:
+        if not _INTEGER.fullmatch(raw):
+            raise SpecError('%s=%r is not an integer (%s)'
+                            % (name, raw, rule['description']))
+        value = int(raw)
+        if value < rule.get('min', value) or value > rule.get('max', value):
+            raise SpecError('%s=%s is out of range (%s)'
+                            % (name, raw, rule['description']))
+        return value
+    if 'enum' in rule and raw not in rule['enum']:
+        raise SpecError('%s=%r is not one of %s'
+                        % (name, raw, ', '.join(rule['enum'])))
+    if 'pattern' in rule and not _re.fullmatch(rule['pattern'], raw):
+        raise SpecError('%s=%r is not %s' % (name, raw, rule['description']))
+    return raw
+
+
+def read(extra_specs):
+    """The ``xpv:`` specs of a flavor, checked and typed: ``{name: value}``.
+
+    Raises SpecError for an unknown ``xpv:`` key, a value of the wrong type
+    or out of range, and for combinations the device refuses (a stride that
+    is not a whole number of 4 KiB pages, sampling tuned with memory
+    placement off, device tunables without the device).
+    """
+    table = by_name()
+    values = {}
+    for key in sorted(extra_specs or {}):
+        if not key.startswith(NAMESPACE + ':'):
+            continue
+        if key not in table:
+            raise SpecError('unknown extra spec %s (known: %s)'
+                            % (key, ', '.join(sorted(table))))
+        values[key] = _check(table[key], extra_specs[key])
+    stride = values.get('xpv:numainfo_memory_stride')
+    if stride is not None and stride % 4:
+        raise SpecError('xpv:numainfo_memory_stride=%d is not a multiple of '
+                        '4 KiB' % stride)
+    if values.get('xpv:numainfo_memory_placement') == 'off':
+        tuned = [k for k in ('xpv:numainfo_memory_budget',
+                             'xpv:numainfo_memory_stride') if k in values]
+        if tuned:
+            raise SpecError('%s set but xpv:numainfo_memory_placement=off '
+                            '(sampling cannot be tuned when memory placement '
+                            'is off)' % ', '.join(tuned))
+    if values.get('xpv:vnuma', 'off') == 'off':
+        tunables = sorted(k for k in values
+                          if table[k]['target'] and
+                          table[k]['target'][0] == 'numainfo')
+        if tunables:
+            raise SpecError('%s set but the flavor has no virtio-numa device '
+                            '(set xpv:vnuma=mirrored or device)'
+                            % ', '.join(tunables))
+    return values
+
+
+def vnuma_mode(values):
+    """'mirrored', 'device' or 'off' from the result of read()."""
+    return values.get('xpv:vnuma', 'off')
+
+
+def numainfo_tunables(values):
+    """``{(element, attribute): value}`` of the ``<numainfo>`` children."""
+    table = by_name()
+    return {table[k]['target'][1:]: v for k, v in values.items()
+            if table[k]['target'] and table[k]['target'][0] == 'numainfo'}
+
+
+def homing_attributes(values):
+    """``{attribute: text}`` of ``<xpvh:homing>`` (empty: no homing keys)."""
+    table = by_name()
+    return {table[k]['target'][1]: str(v) for k, v in values.items()
+            if table[k]['target'] and table[k]['target'][0] == 'homing'}
+
+
+def llc_permit(extra_specs):
+    """The LLC pollution permit the flavor books in Placement, or None.
+
+    The sum of ``resources[SUFFIX]:CUSTOM_XPV_LLC_POLLUTION`` over the
+    flavor's request groups, in xpvd's ``llc_cap`` unit.  A total of 0 is no
+    permit: Placement allocates nothing for a zero amount, and ``llc-cap=0``
+    would forbid the VM any LLC miss.
+    """
+    total = None
+    for key in sorted(extra_specs or {}):
+        if not _RESOURCE_KEY.match(key):
+            continue
+        raw = str(extra_specs[key])
+        if not _re.fullmatch(r'[0-9]+', raw):
+            raise SpecError('%s=%r is not a non-negative integer (units of '
+                            'one LLC miss per ms of CPU time)' % (key, raw))
+        total = (total or 0) + int(raw)
+    return total or None
