@@ -30,12 +30,14 @@ lvd_build() {
 	lvd_bdir=$(cat "$top/build/libvirt-path")
 }
 
-# lvd_as D CMD...: CMD as $lvd_user in instance D's world (setpriv and env
-# exec, so a background lvd_as's $! is CMD's pid)
-lvd_as() {
+# lvd_as D CMD...: CMD as $lvd_user in instance D's world.  setpriv and env
+# exec CMD, so `lvd_as D CMD... &` would give the pid of the subshell that
+# runs the function; lvd_as_exec replaces that subshell, so its `$!` is CMD's.
+lvd_as() { (lvd_as_exec "$@"); }
+lvd_as_exec() {
 	local d=$1
 	shift
-	setpriv --reuid="$lvd_uid" --regid="$lvd_gid" --clear-groups -- env -i \
+	exec setpriv --reuid="$lvd_uid" --regid="$lvd_gid" --clear-groups -- env -i \
 		HOME="$d/home" XDG_RUNTIME_DIR="$d/run" XDG_CONFIG_HOME="$d/config" \
 		XDG_CACHE_HOME="$d/cache" PATH=/usr/bin:/bin LC_ALL=C "$@"
 }
@@ -72,7 +74,7 @@ lvd_init() {
 # virtqemud to answer on its private socket
 lvd_start() {
 	local d=$1 end lpid qpid
-	lvd_as "$d" "$lvd_bdir/src/virtlogd" >"$d/virtlogd.log" 2>&1 &
+	lvd_as_exec "$d" "$lvd_bdir/src/virtlogd" >"$d/virtlogd.log" 2>&1 &
 	lpid=$!
 	lvd_pids+=("$lpid")
 	# virtqemud spawns a virtlogd of its own (not ours to stop) when it
@@ -85,7 +87,7 @@ lvd_start() {
 		fi
 		sleep 0.2 # polling interval of a deadline loop
 	done
-	lvd_as "$d" "$lvd_bdir/src/virtqemud" >"$d/virtqemud.log" 2>&1 &
+	lvd_as_exec "$d" "$lvd_bdir/src/virtqemud" >"$d/virtqemud.log" 2>&1 &
 	qpid=$!
 	lvd_pids+=("$qpid")
 	until [ -S "$d/run/libvirt/virtqemud-sock" ] && lvd_virsh "$d" version >/dev/null 2>&1; do
