@@ -58,12 +58,15 @@ bench: all
 # The libvirt qemu hook (libvirt-hooks/README.md); libvirtd (or virtqemud)
 # finds a new hook script only when it starts: restart it after the first
 # install.  The settings file is installed only if absent.  libvirt looks
-# for hooks in /etc/libvirt/hooks whatever the prefix.
+# for hooks in /etc/libvirt/hooks whatever the prefix; the settings name
+# the installed xpvctl.
 sysconfdir ?= /etc
 install-libvirt-hook:
 	install -D -m 0755 libvirt-hooks/qemu.d/xpv $(DESTDIR)$(sysconfdir)/libvirt/hooks/qemu.d/xpv
-	[ -e $(DESTDIR)$(sysconfdir)/xpv/libvirt-hook.conf ] || \
-		install -D -m 0644 libvirt-hooks/libvirt-hook.conf $(DESTDIR)$(sysconfdir)/xpv/libvirt-hook.conf
+	[ -e $(DESTDIR)$(sysconfdir)/xpv/libvirt-hook.conf ] || { \
+		install -d $(DESTDIR)$(sysconfdir)/xpv && \
+		sed 's|^xpvctl=/usr/local/bin/xpvctl$$|xpvctl=$(bindir)/xpvctl|' libvirt-hooks/libvirt-hook.conf \
+			>$(DESTDIR)$(sysconfdir)/xpv/libvirt-hook.conf; }
 
 # make install: every component's own install rule into a staging tree
 # (build/install-stage), then scripts/install-manifest.sh copies it into
