@@ -99,7 +99,7 @@ install:
 	rm -rf $(STAGE)
 	mkdir -p $(STAGE)
 	$(MAKE) -C srl install DESTDIR=$(STAGE) PREFIX=$(PREFIX) LIBDIR=$(libdir) \
-		INCLUDEDIR=$(includedir) BINDIR=$(bindir)
+		INCLUDEDIR=$(includedir) BINDIR=$(bindir) MANDIR=$(mandir)
 	$(MAKE) -C kvm install DESTDIR=$(STAGE) PREFIX=$(PREFIX) BINDIR=$(bindir) \
 		SBINDIR=$(sbindir) MANDIR=$(mandir) SYSCONFDIR=$(sysconfdir) UNITDIR=$(systemdunitdir)
 	install -D -m 0644 kvm/xpvd.example.json $(STAGE)$(docdir)/examples/xpvd.json
@@ -111,6 +111,7 @@ install:
 	ln -s $$(basename $$(cat $(BUILD)/numactl-path)/libnuma.so.1.*) $(STAGE)$(numadir)/libnuma.so.1
 	sed 's|@LIBDIR@|$(numadir)|' srl/numactl/xpv-numa-run.in >$(STAGE)$(bindir)/xpv-numa-run
 	chmod 0755 $(STAGE)$(bindir)/xpv-numa-run
+	install -D -m 0644 srl/man/xpv-numa-run.1 $(STAGE)$(mandir)/man1/xpv-numa-run.1
 	@# the guest modules' DKMS source tree (both modules, one dkms.conf)
 	$(MAKE) -C guest-driver dkms-tree DEST=$(STAGE)$(dkmssrcdir)/xpv-guest-$(GUEST_VERSION)/virtio_numa
 	$(MAKE) -C guest-driver rxpool-dkms-tree DEST=$(STAGE)$(dkmssrcdir)/xpv-guest-$(GUEST_VERSION)/rxpool

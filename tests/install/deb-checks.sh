@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Run by tests/suites/81-deb-packages inside tests/install/overlay-root.sh's
+# throw-away root, with the packages at /mnt: installs them, checks the
+# installed host agent (started from its installed path with the installed
+# example configuration, Kyoto turned off as this machine has no hardware
+# PMU; metrics on the namespace's own loopback), the unit, the library, the
+# runtimes and QEMU, then purges them.  Prints "PASS what" / "FAIL what"
+# lines (and "# " comments); the suite numbers them as TAP.
+set -u
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export PATH LC_ALL=C
+pass() { echo "PASS $*"; }
+fail() { echo "FAIL $*"; }
+check() { # check WHAT CMD...
+	local w=$1
+	shift
+	if "$@"; then pass "$w"; else fail "$w"; fi
+}
+logged() { # logged CMD...: output as comments when it fails
+	local out
+	out=$("$@" 2>&1) && return 0
+	echo "$out" | tail -15 | sed 's/^/#   /'
+	return 1
+}
+# poll DEADLINE_S CMD...: true as soon as CMD is
+poll() {
+	local end=$(($(date +%s) + $1))
+	shift
+	until "$@"; do
+		[ "$(date +%s)" -lt "$end" ] || return 1
+		sleep 0.1
+	done
+}
+pkgs=(xpv-host libxpv1 libxpv-dev xpv-runtimes xpv-qemu xpv-guest-dkms)
+debs=()
+for p in "${pkgs[@]}"; do debs+=(/mnt/"${p}"_*.deb); done
+
+check "dpkg -i ${pkgs[*]}" logged dpkg -i "${debs[@]}"
+for p in "${pkgs[@]}"; do
+	[ "$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null)" = "ii " ] || fail "$p is installed and configured"
+done
+check "dkms knows xpv-guest/1.0 (added by the postinst)" sh -c 'dkms status xpv-guest 2>/dev/null | grep -q "^xpv-guest/1.0"'
+check "dpkg --verify: installed files unchanged" logged dpkg --verify "${pkgs[@]}"
+
+# the unit, as systemd would load it (no systemd runs here)
+check "systemd-analyze verify xpvd.service (installed paths exist, no warning)" sh -c \
+	'systemd-analyze verify --man=no /lib/systemd/system/xpvd.service >/tmp/verify 2>&1 && ! grep -q . /tmp/verify ||
+		{ sed "s/^/#   /" /tmp/verify; false; }'
+check "the unit runs /usr/sbin/xpvd with /etc/xpvd.json" \
+	grep -qx 'ExecStart=/usr/sbin/xpvd --config=/etc/xpvd.json' /lib/systemd/system/xpvd.service
+check "installed /etc/xpvd.json is the example" cmp -s /etc/xpvd.json /usr/share/doc/xpv-host/examples/xpvd.json
+check "the hook's settings name /usr/bin/xpvctl" grep -qx 'xpvctl=/usr/bin/xpvctl' /etc/xpv/libvirt-hook.conf
+check "xpvd is neither enabled nor started by the package" sh -c \
+	'! ls /etc/systemd/system/*.wants/xpvd.service >/dev/null 2>&1'
+
+# xpvd as the unit starts it: systemd would create these directories
+python3 - <<'PY'
+import json
+c = json.load(open("/etc/xpvd.json"))
+c["kyoto"]["enabled"] = False
+json.dump(c, open("/etc/xpvd.json", "w"), indent=2)
+PY
+mkdir -p -m 0700 /run/xpvd /var/lib/xpvd /var/log/xpvd
+check "xpvd --check --config=/etc/xpvd.json (ExecStartPre)" logged /usr/sbin/xpvd --check --config=/etc/xpvd.json
+/usr/sbin/xpvd --config=/etc/xpvd.json >/tmp/xpvd.log 2>&1 &
+xpvd=$!
+if poll 60 test -S /run/xpvd/ctl.sock; then
+	pass "installed xpvd serves /run/xpvd/ctl.sock"
+	check "installed xpvctl status" logged xpvctl status
+	check "installed xpvctl --json status answers with period_ms 100" sh -c \
+		'xpvctl --json status | grep -q "\"period_ms\":100"'
+	check "xpvd's metrics on 127.0.0.1:9477" sh -c \
+		'curl -sf http://127.0.0.1:9477/metrics | grep -q "^xpv"'
+else
+	fail "installed xpvd serves /run/xpvd/ctl.sock"
+	sed 's/^/#   /' /tmp/xpvd.log
+fi
+kill -TERM "$xpvd"
+wait "$xpvd"
+check "xpvd stops cleanly on SIGTERM" test $? = 0
+
+# libxpv-dev + libxpv1: a program built with pkg-config runs
+cat >/tmp/user.c <<'C'
+#include <stdio.h>
+#include <xpv/xpv.h>
+int main(void)
+{
+	LIBXPV_OPTS(xpv_open_opts, o, .dev_path = "/nonexistent/xpv_numa");
+	struct xpv *x = xpv_open(&o);
+
+	if (!x)
+		return perror("xpv_open"), 1;
+	printf("live %d\n", xpv_is_live(x));
+	xpv_close(x);
+	return 0;
+}
+C
+check "a program built with pkg-config xpv runs against libxpv.so.1" logged sh -c \
+	'cc -Wall -Werror -o /tmp/user /tmp/user.c $(pkg-config --cflags --libs xpv) && /tmp/user | grep -qx "live 0" &&
+		ldd /tmp/user | grep -q "libxpv.so.1 => /usr/lib/x86_64-linux-gnu/libxpv.so.1"'
+check "xpv-top --once runs (sysfs fallback)" logged xpv-top --once
+check "xpv-numa-run loads the packaged libnuma" sh -c \
+	'xpv-numa-run sh -c "ldd /usr/bin/numactl" | grep -q "libnuma.so.1 => /usr/lib/xpv/numa/libnuma.so.1"'
+check "packaged QEMU creates a pc machine (firmware found) and quits" logged sh -c \
+	'echo quit | timeout 120 /usr/lib/xpv/qemu/bin/qemu-system-x86_64 -M pc -accel tcg -nodefaults \
+		-display none -device virtio-net-pci -monitor stdio'
+
+check "dpkg --purge ${pkgs[*]}" logged dpkg --purge "${pkgs[@]}"
+check "dkms forgot xpv-guest" sh -c '! dkms status xpv-guest 2>/dev/null | grep -q .'
+check "/usr/src/xpv-guest-1.0 is gone" test ! -e /usr/src/xpv-guest-1.0
