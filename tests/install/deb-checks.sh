@@ -96,8 +96,10 @@ int main(void)
 }
 C
 check "a program built with pkg-config xpv runs against libxpv.so.1" logged sh -c \
-	'cc -Wall -Werror -o /tmp/user /tmp/user.c $(pkg-config --cflags --libs xpv) && /tmp/user | grep -qx "live 0" &&
-		ldd /tmp/user | grep -q "libxpv.so.1 => /usr/lib/x86_64-linux-gnu/libxpv.so.1"'
+	'cc -Wall -Werror -o /tmp/user /tmp/user.c $(pkg-config --cflags --libs xpv) && /tmp/user >/tmp/user.out 2>&1 &&
+		grep -qx "live 0" /tmp/user.out && ldd /tmp/user >/tmp/user.ldd &&
+		grep -qE "libxpv.so.1 => (/usr)?/lib/x86_64-linux-gnu/libxpv.so.1 " /tmp/user.ldd ||
+		{ cat /tmp/user.out /tmp/user.ldd; false; }'
 check "xpv-top --once runs (sysfs fallback)" logged xpv-top --once
 check "xpv-numa-run loads the packaged libnuma" sh -c \
 	'xpv-numa-run sh -c "ldd /usr/bin/numactl" | grep -q "libnuma.so.1 => /usr/lib/xpv/numa/libnuma.so.1"'
