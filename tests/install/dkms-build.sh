@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Run by tests/suites/82-dkms inside tests/install/overlay-root.sh's
 # throw-away root (kernel trees visible, the package at /mnt, /srv writable):
-# installs xpv-guest-dkms (its postinst adds xpv-guest/1.0 to DKMS and builds
-# it for the running and the newest kernel, which here are not Debian 6.1
-# kernels: BUILD_EXCLUSIVE_KERNEL skips them), builds and installs it with
-# DKMS for KVER as the kernel's own DKMS hook would, copies the modules to
-# /srv, and purges the package.  PASS/FAIL lines like deb-checks.sh.
+# installs xpv-guest-dkms, whose postinst adds xpv-guest/1.0 to DKMS and
+# builds and installs it for the kernels it picks (in a chroot: every kernel
+# in /lib/modules; BUILD_EXCLUSIVE_KERNEL skips the non-6.1 ones), makes
+# sure it is built and installed for KVER (dkms build/install, a no-op when
+# the postinst did it, as the kernel's own DKMS hook would otherwise), copies
+# the modules to /srv, and purges the package.  PASS/FAIL lines like
+# deb-checks.sh.
 # Usage: dkms-build.sh KVER
 set -u
 kver=$1
@@ -27,6 +29,7 @@ logged() { # logged LOG CMD...
 }
 check "dpkg -i xpv-guest-dkms" logged /srv/dpkg-install.log dpkg -i /mnt/xpv-guest-dkms_*.deb
 check "the postinst added xpv-guest/1.0 to DKMS" sh -c 'dkms status xpv-guest | grep -q "^xpv-guest/1.0"'
+grep -E '^Building (for|initial module)|BUILD_EXCLUSIVE|^Skipped' /srv/dpkg-install.log | sed 's/^/# postinst: /'
 check "dkms build -m xpv-guest -v 1.0 -k $kver" logged /srv/dkms-build.log \
 	dkms build -m xpv-guest -v 1.0 -k "$kver"
 check "dkms install -k $kver" logged /srv/dkms-install.log dkms install -m xpv-guest -v 1.0 -k "$kver"
