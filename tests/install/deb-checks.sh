@@ -64,15 +64,15 @@ mkdir -p -m 0700 /run/xpvd /var/lib/xpvd /var/log/xpvd
 check "xpvd --check --config=/etc/xpvd.json (ExecStartPre)" logged /usr/sbin/xpvd --check --config=/etc/xpvd.json
 /usr/sbin/xpvd --config=/etc/xpvd.json >/tmp/xpvd.log 2>&1 &
 xpvd=$!
-if poll 60 test -S /run/xpvd/ctl.sock; then
-	pass "installed xpvd serves /run/xpvd/ctl.sock"
+if poll 60 sh -c 'xpvctl status >/dev/null 2>&1'; then
+	pass "installed xpvd answers the installed xpvctl on /run/xpvd/ctl.sock"
 	check "installed xpvctl status" logged xpvctl status
 	check "installed xpvctl --json status answers with period_ms 100" sh -c \
 		'xpvctl --json status | grep -q "\"period_ms\":100"'
-	check "xpvd's metrics on 127.0.0.1:9477" sh -c \
+	check "xpvd's metrics on 127.0.0.1:9477 (the config's listen address)" poll 30 sh -c \
 		'curl -sf http://127.0.0.1:9477/metrics | grep -q "^xpv"'
 else
-	fail "installed xpvd serves /run/xpvd/ctl.sock"
+	fail "installed xpvd answers the installed xpvctl on /run/xpvd/ctl.sock"
 	sed 's/^/#   /' /tmp/xpvd.log
 fi
 kill -TERM "$xpvd"
