@@ -27,7 +27,6 @@ else
 	fail "virtio_net_xpvpool drives the virtio-net-pci interface (driver: '${drv:-none}')"
 fi
 for m in virtio_numa virtio_net_xpvpool; do
-	v=$(cat /sys/module/$m/version 2>/dev/null || echo -)
-	echo "# $m loaded, srcversion $(cat /sys/module/$m/srcversion 2>/dev/null), version $v"
+	echo "# $m: $(grep "^$m " /proc/modules)"
 done
 exit $rc
