@@ -4,7 +4,8 @@
 # installed host agent (started from its installed path with the installed
 # example configuration, Kyoto turned off as this machine has no hardware
 # PMU; metrics on the namespace's own loopback), the unit, the library, the
-# runtimes and QEMU, then purges them.  Prints "PASS what" / "FAIL what"
+# runtimes and QEMU, then purges them.  The command blocks of docs/deploy.md
+# marked "deploy-test" (install, start, removal) run verbatim.  Prints "PASS what" / "FAIL what"
 # lines (and "# " comments); the suite numbers them as TAP.
 set -u
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -31,11 +32,27 @@ poll() {
 		sleep 0.1
 	done
 }
+top=$(cd "$(dirname "$0")/../.." && pwd)
+# deploy_block NAME: runs the ```sh block of docs/deploy.md that follows
+# "<!-- deploy-test: NAME -->", verbatim, in /mnt (where the .debs are),
+# stopping at the first failing command; apt-get answers yes (as the
+# operator would); `systemctl` lines are left out: no systemd runs here
+# (the unit is checked with systemd-analyze verify instead).
+printf 'APT::Get::Assume-Yes "true";\n' >/tmp/apt.conf
+deploy_block() {
+	local cmds
+	cmds=$(awk -v m="<!-- deploy-test: $1 -->" '$0 == m { f = 1; next }
+		f == 1 && /^```sh$/ { f = 2; next } f == 2 && /^```$/ { exit } f == 2' "$top/docs/deploy.md")
+	[ -n "$cmds" ] || { echo "#   no block $1 in docs/deploy.md"; return 1; }
+	cmds=$(grep -v '^systemctl ' <<<"$cmds")
+	echo "$cmds" | sed "s/^/# deploy.md $1: /"
+	(cd /mnt && APT_CONFIG=/tmp/apt.conf bash -e -c "$cmds")
+}
 pkgs=(xpv-host libxpv1 libxpv-dev xpv-runtimes xpv-qemu xpv-guest-dkms)
-debs=()
-for p in "${pkgs[@]}"; do debs+=(/mnt/"${p}"_*.deb); done
 
-check "dpkg -i ${pkgs[*]}" logged dpkg -i "${debs[@]}"
+check "docs/deploy.md 2.1: apt-get install xpv-host xpv-qemu" logged deploy_block host-install
+check "dpkg -i libxpv1 libxpv-dev xpv-runtimes xpv-guest-dkms" logged dpkg -i \
+	/mnt/libxpv1_*.deb /mnt/libxpv-dev_*.deb /mnt/xpv-runtimes_*.deb /mnt/xpv-guest-dkms_*.deb
 for p in "${pkgs[@]}"; do
 	[ "$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null)" = "ii " ] || fail "$p is installed and configured"
 done
@@ -71,6 +88,7 @@ if poll 60 sh -c 'xpvctl status >/dev/null 2>&1'; then
 		'xpvctl --json status | grep -q "\"period_ms\":100"'
 	check "xpvd's metrics on 127.0.0.1:9477 (the config's listen address)" poll 30 sh -c \
 		'curl -sf http://127.0.0.1:9477/metrics | grep -q "^xpv"'
+	check "docs/deploy.md 2.3: xpvd --check and xpvctl status beside the running xpvd" logged deploy_block host-start
 else
 	fail "installed xpvd answers the installed xpvctl on /run/xpvd/ctl.sock"
 	sed 's/^/#   /' /tmp/xpvd.log
@@ -107,6 +125,9 @@ check "packaged QEMU creates a pc machine (firmware found) and quits" logged sh 
 	'echo quit | timeout 120 /usr/lib/xpv/qemu/bin/qemu-system-x86_64 -M pc -accel tcg -nodefaults \
 		-display none -device virtio-net-pci -monitor stdio'
 
-check "dpkg --purge ${pkgs[*]}" logged dpkg --purge "${pkgs[@]}"
+check "docs/deploy.md 5: apt-get remove/purge xpv-host, purge xpv-guest-dkms" logged deploy_block remove
+check "xpv-host and xpv-guest-dkms are purged" sh -c \
+	'! dpkg-query -W -f="\${db:Status-Abbrev}\n" xpv-host xpv-guest-dkms 2>/dev/null | grep -q "^[a-z]i"'
+check "dpkg --purge libxpv1 libxpv-dev xpv-runtimes xpv-qemu" logged dpkg --purge libxpv1 libxpv-dev xpv-runtimes xpv-qemu
 check "dkms forgot xpv-guest" sh -c '! dkms status xpv-guest 2>/dev/null | grep -q .'
 check "/usr/src/xpv-guest-1.0 is gone" test ! -e /usr/src/xpv-guest-1.0
