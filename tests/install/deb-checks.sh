@@ -77,7 +77,7 @@ c = json.load(open("/etc/xpvd.json"))
 c["kyoto"]["enabled"] = False
 json.dump(c, open("/etc/xpvd.json", "w"), indent=2)
 PY
-mkdir -p -m 0700 /run/xpvd /var/lib/xpvd /var/log/xpvd
+mkdir -p /run/xpvd /var/lib/xpvd /var/log/xpvd && chmod 0700 /run/xpvd /var/lib/xpvd /var/log/xpvd
 check "xpvd --check --config=/etc/xpvd.json (ExecStartPre)" logged /usr/sbin/xpvd --check --config=/etc/xpvd.json
 /usr/sbin/xpvd --config=/etc/xpvd.json >/tmp/xpvd.log 2>&1 &
 xpvd=$!
