@@ -72,6 +72,10 @@ PKGS=(
 	autoconf automake libtool
 	# the patched libvirt (libvirt-hooks/build.sh: meson, QEMU + test drivers)
 	xsltproc libyajl-dev libgnutls28-dev libtirpc-dev
+	# Debian packages of xpv (debian/, scripts/build-debs.sh, suites 81 and 82)
+	# and Debian's QEMU/libvirt source packages with xpv's series
+	# (scripts/deb-source-build.sh: dch)
+	debhelper dh-dkms dkms lintian devscripts
 )
 # The newest later kernel Debian 12 ships (6.12), for the guest driver's
 # compat build test (tests/suites/31-guest-driver-compat).  Its headers pull
