@@ -2,7 +2,8 @@
 # Runs a command as root in a throw-away copy of this machine's root: an
 # overlay of / (read-only below, changes into a tmpfs), in mount and network
 # namespaces of its own, with fresh /run and /tmp, the host's /proc, /sys
-# and /dev, and DIR bound read-only at /mnt.  The Debian 12 of this machine,
+# and /dev, DIR bound read-only at /mnt and the source tree read-only at its
+# own path.  The Debian 12 of this machine,
 # with every dependency xpv's packages need already installed, is the
 # chroot: nothing is downloaded and nothing reaches the real root.  Kernel
 # module trees are hidden (an empty /lib/modules): DKMS in a package's
@@ -32,6 +33,11 @@ mount -t tmpfs -o mode=0755 run "$r/run"
 mount -t tmpfs -o mode=1777 tmp "$r/tmp"
 [ "${XPV_OVERLAY_MODULES:-}" = keep ] || mount -t tmpfs -o mode=0755 modules "$r/lib/modules"
 mount --bind -o ro "$dir" "$r/mnt"
+# the source tree at its own path: the scripts run in the root come from it,
+# and a clone under /tmp or /run would be hidden by the fresh ones
+top=$(cd "$(dirname "$0")/../.." && pwd)
+mkdir -p "$r$top"
+mount --bind -o ro "$top" "$r$top"
 [ -z "${XPV_OVERLAY_OUT:-}" ] || mount --bind "$XPV_OVERLAY_OUT" "$r/srv"
 ip link set lo up
 rc=0
