@@ -70,6 +70,23 @@ lvd_init() {
 	lvd_dirs+=("$d")
 }
 
+# lvd_wait_up PID LOG END CMD...: poll until CMD succeeds; 1 (with LOG's
+# tail) when daemon PID died or the clock passed END first
+lvd_wait_up() {
+	local pid=$1 log=$2 end=$3
+	shift 3
+	until "$@"; do
+		if [ "$(now)" -ge "$end" ] || ! kill -0 "$pid" 2>/dev/null; then
+			sed 's/^/# /' "$log" | tail -20
+			return 1
+		fi
+		sleep 0.2 # polling interval of a deadline loop
+	done
+}
+
+# lvd_answers D: instance D's virtqemud answers on its socket
+lvd_answers() { lvd_virsh "$1" version >/dev/null 2>&1; }
+
 # lvd_start D: start virtlogd and virtqemud of instance D and wait (60 s) for
 # virtqemud to answer on its private socket
 lvd_start() {
@@ -80,23 +97,11 @@ lvd_start() {
 	# virtqemud spawns a virtlogd of its own (not ours to stop) when it
 	# finds no socket: start it only once ours listens
 	end=$(($(now) + 60))
-	until [ -S "$d/run/libvirt/virtlogd-sock" ]; do
-		if [ "$(now)" -ge "$end" ] || ! kill -0 "$lpid" 2>/dev/null; then
-			sed 's/^/# /' "$d/virtlogd.log" | tail -20
-			return 1
-		fi
-		sleep 0.2 # polling interval of a deadline loop
-	done
+	lvd_wait_up "$lpid" "$d/virtlogd.log" "$end" test -S "$d/run/libvirt/virtlogd-sock" || return 1
 	lvd_as_exec "$d" "$lvd_bdir/src/virtqemud" >"$d/virtqemud.log" 2>&1 &
 	qpid=$!
 	lvd_pids+=("$qpid")
-	until [ -S "$d/run/libvirt/virtqemud-sock" ] && lvd_virsh "$d" version >/dev/null 2>&1; do
-		if [ "$(now)" -ge "$end" ] || ! kill -0 "$qpid" 2>/dev/null; then
-			sed 's/^/# /' "$d/virtqemud.log" | tail -20
-			return 1
-		fi
-		sleep 0.2 # polling interval of a deadline loop
-	done
+	lvd_wait_up "$qpid" "$d/virtqemud.log" "$end" lvd_answers "$d"
 }
 
 # lvd_stop_all: destroy and undefine every domain of every instance and stop
@@ -317,25 +322,13 @@ lvd_priv_start() {
 	lpid=$!
 	lvd_pids+=("$lpid")
 	end=$(($(now) + 60))
-	until [ -S "$run/libvirt/virtlogd-sock" ]; do
-		if [ "$(now)" -ge "$end" ] || ! kill -0 "$lpid" 2>/dev/null; then
-			sed 's/^/# /' "$d/virtlogd.log" | tail -20
-			return 1
-		fi
-		sleep 0.2 # polling interval of a deadline loop
-	done
+	lvd_wait_up "$lpid" "$d/virtlogd.log" "$end" test -S "$run/libvirt/virtlogd-sock" || return 1
 	readlink "/proc/$lpid/ns/mnt" >"$d/ns"
 	nsenter -t "$lpid" -m -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C HOME=/root \
 		"$lvd_bdir/src/virtqemud" >"$d/virtqemud.log" 2>&1 &
 	qpid=$!
 	lvd_pids+=("$qpid")
-	until [ -S "$run/libvirt/virtqemud-sock" ] && lvd_virsh "$d" version >/dev/null 2>&1; do
-		if [ "$(now)" -ge "$end" ] || ! kill -0 "$qpid" 2>/dev/null; then
-			sed 's/^/# /' "$d/virtqemud.log" | tail -20
-			return 1
-		fi
-		sleep 0.2 # polling interval of a deadline loop
-	done
+	lvd_wait_up "$qpid" "$d/virtqemud.log" "$end" lvd_answers "$d"
 }
 
 # lvd_priv_uri D [ro]: the URI of privileged instance D (its read-only socket)
