@@ -29,7 +29,7 @@ src=$here/nova/virt/xpv
 DESTDIR=${DESTDIR:-}
 SITEDIR=${SITEDIR:-/usr/lib/python3/dist-packages}
 PYTHON=${PYTHON:-/usr/bin/python3}
-version=$(cat "$here/VERSION")
+version=$(cat "$here/../VERSION") # xpv's one version (the top-level VERSION)
 distinfo=xpv_nova-$version.dist-info
 site=$DESTDIR$SITEDIR
 
@@ -39,7 +39,7 @@ die() {
 }
 
 case $version in
-'' | *[!0-9.]* | .* | *.) die "$here/VERSION: '$version' is not a version like 1.2.3" ;;
+'' | *[!0-9.]* | .* | *.) die "${here%/*}/VERSION: '$version' is not a version like 1.2.3" ;;
 esac
 case $SITEDIR in
 /*) ;;

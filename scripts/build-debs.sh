@@ -18,7 +18,7 @@ prog=scripts/build-debs.sh
 . "$top/scripts/build-cache.sh"
 
 # what goes into the packages (tests/, docs/ and bench/ do not)
-inputs=(Makefile configure debian scripts include srl kvm guest-driver libvirt-hooks qemu openstack)
+inputs=(VERSION Makefile configure debian scripts include srl kvm guest-driver libvirt-hooks qemu openstack)
 files=$(cd "$top" && git ls-files -co --exclude-standard -- "${inputs[@]}" | LC_ALL=C sort)
 key=$( {
 	(cd "$top" && tr '\n' '\0' <<<"$files" | xargs -0 sha256sum)
