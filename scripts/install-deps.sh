@@ -74,8 +74,8 @@ PKGS=(
 	xsltproc libyajl-dev libgnutls28-dev libtirpc-dev
 	# Debian packages of xpv (debian/, scripts/build-debs.sh, suites 81 and 82)
 	# and Debian's QEMU/libvirt source packages with xpv's series
-	# (scripts/deb-source-build.sh: dch)
-	debhelper dh-dkms dkms lintian devscripts
+	# (scripts/deb-source-build.sh: dch); dh-python byte-compiles xpv-nova
+	debhelper dh-dkms dkms lintian devscripts dh-python
 )
 # The newest later kernel Debian 12 ships (6.12), for the guest driver's
 # compat build test (tests/suites/31-guest-driver-compat).  Its headers pull
