@@ -27,7 +27,7 @@ key=$( {
 	"$top/qemu/build.sh" --print-key
 	"$top/srl/numactl/build.sh" --print-key
 	gcc --version | head -1
-	dpkg-query -W debhelper dh-dkms lintian
+	dpkg-query -W debhelper dh-dkms dh-python lintian
 } | sha256sum | cut -c1-16)
 if [ "${1:-}" = --print-key ]; then
 	echo "$key"
