@@ -3,7 +3,8 @@
 
 Run by tests/suites/83-deb-nova as root inside tests/install/overlay-root.sh's
 throw-away root (the .debs at /mnt; python3-nova comes from the real root
-below the overlay).  Installs xpv-nova with apt-get, then checks: the
+below the overlay).  Installs xpv-nova with apt-get, then checks:
+openstack/install.sh refusing to replace or remove it, the
 bytecode py3compile wrote in the postinst, the plugin's import from
 python3-nova's tree, the entry point and Nova's own validation
 (openstack/tests/check_validators.py, as suite 70 runs it after `make
@@ -104,6 +105,13 @@ def main():
             tail(out + err))
     if status() != 'ii':
         return t.done()
+    # the project's own installer leaves a packaged plugin to dpkg
+    inst = os.path.join(TOP, 'openstack/install.sh')
+    for verb in ('install', 'uninstall'):
+        rc, out, err = run(inst, verb)
+        t.check(rc == 1 and 'belongs to a Debian package' in err,
+                'openstack/install.sh %s refuses: the plugin is dpkg\'s'
+                % verb, out + err)
     rc, out, err = run('dpkg', '--verify', 'xpv-nova')
     t.check(rc == 0 and not out, 'dpkg --verify xpv-nova: files as shipped',
             out + err)
