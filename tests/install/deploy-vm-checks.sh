@@ -191,8 +191,9 @@ check "... with the domain metadata's policy (threshold, 500M) and <numatune>'s 
 echo "# ${SECONDS} s in the root"
 # the guest: driver bound, the map it sees is QEMU's
 console=/srv/console.log
-check "the guest's virtio_numa bound and read a complete map (console)" poll 240 \
-	grep -q "XPV-DEPLOY map printed" "$console"
+# the guest's last word: the map, or why not (then it powers off)
+poll 240 grep -qE "XPV-DEPLOY (map printed|insmod failed|driver did not bind|no complete map)|XPV-GUEST-EXIT" "$console"
+check "the guest's virtio_numa bound and read a complete map (console)" grep -q "XPV-DEPLOY map printed" "$console"
 grep '^XPV-DEPLOY' "$console" | tr -d '\r' | sed 's/^/# guest: /'
 guest_vcpus=$(tr -d '\r' <"$console" | awk '$1 == "XPV-DEPLOY" && $2 == "vcpu" { printf "%s:%s ", $3, $4 }')
 qmp_vcpus=$(python3 -c 'import json, sys
