@@ -149,6 +149,9 @@ packaged_qemu() {
 	return 1
 }
 check "vm1 runs on the packaged QEMU ($qemu) with -device virtio-numa-pci" packaged_qemu
+id=$(virsh domid vm1 | head -1)
+check "libvirt put vm1's vCPUs in the root's own cpu hierarchy (machine/qemu-$id-vm1.libvirt-qemu/vcpuN, what xpvd scans)" \
+	test -d "/sys/fs/cgroup/cpu/machine/qemu-$id-vm1.libvirt-qemu/vcpu1"
 echo "# ${SECONDS} s in the root"
 # the live map (QEMU's monitor through libvirt; tests only: it taints)
 map_full() {
