@@ -10,44 +10,8 @@
 set -u
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export PATH LC_ALL=C
-pass() { echo "PASS $*"; }
-fail() { echo "FAIL $*"; }
-check() { # check WHAT CMD...
-	local w=$1
-	shift
-	if "$@"; then pass "$w"; else fail "$w"; fi
-}
-logged() { # logged CMD...: output as comments when it fails
-	local out
-	out=$("$@" 2>&1) && return 0
-	echo "$out" | tail -15 | sed 's/^/#   /'
-	return 1
-}
-# poll DEADLINE_S CMD...: true as soon as CMD is
-poll() {
-	local end=$(($(date +%s) + $1))
-	shift
-	until "$@"; do
-		[ "$(date +%s)" -lt "$end" ] || return 1
-		sleep 0.1
-	done
-}
 top=$(cd "$(dirname "$0")/../.." && pwd)
-# deploy_block NAME: runs the ```sh block of docs/deploy.md that follows
-# "<!-- deploy-test: NAME -->", verbatim, in /mnt (where the .debs are),
-# stopping at the first failing command; apt-get answers yes (as the
-# operator would); `systemctl` lines are left out: no systemd runs here
-# (the unit is checked with systemd-analyze verify instead).
-printf 'APT::Get::Assume-Yes "true";\n' >/tmp/apt.conf
-deploy_block() {
-	local cmds
-	cmds=$(awk -v m="<!-- deploy-test: $1 -->" '$0 == m { f = 1; next }
-		f == 1 && /^```sh$/ { f = 2; next } f == 2 && /^```$/ { exit } f == 2' "$top/docs/deploy.md")
-	[ -n "$cmds" ] || { echo "#   no block $1 in docs/deploy.md"; return 1; }
-	cmds=$(grep -v '^systemctl ' <<<"$cmds")
-	echo "$cmds" | sed "s/^/# deploy.md $1: /"
-	(cd /mnt && APT_CONFIG=/tmp/apt.conf bash -e -c "$cmds")
-}
+. "$top/tests/install/deploy-lib.sh" # check, poll, deploy_block
 pkgs=(xpv-host libxpv1 libxpv-dev xpv-runtimes xpv-qemu xpv-guest-dkms)
 
 check "docs/deploy.md 2.1: apt-get install xpv-host xpv-qemu" logged deploy_block host-install
@@ -125,9 +89,10 @@ check "packaged QEMU creates a pc machine (firmware found) and quits" logged sh 
 	'echo quit | timeout 120 /usr/lib/xpv/qemu/bin/qemu-system-x86_64 -M pc -accel tcg -nodefaults \
 		-display none -device virtio-net-pci -monitor stdio'
 
-check "docs/deploy.md 5: apt-get remove/purge xpv-host, purge xpv-guest-dkms" logged deploy_block remove
-check "xpv-host and xpv-guest-dkms are purged" sh -c \
-	'! dpkg-query -W -f="\${db:Status-Abbrev}\n" xpv-host xpv-guest-dkms 2>/dev/null | grep -q "^[a-z]i"'
-check "dpkg --purge libxpv1 libxpv-dev xpv-runtimes xpv-qemu" logged dpkg --purge libxpv1 libxpv-dev xpv-runtimes xpv-qemu
+check "docs/deploy.md 5: apt-get remove/purge xpv-host, purge xpv-qemu" logged deploy_block remove
+check "docs/deploy.md 5: apt-get purge xpv-guest-dkms" logged deploy_block remove-guest
+check "xpv-host, xpv-qemu and xpv-guest-dkms are purged" sh -c \
+	'! dpkg-query -W -f="\${db:Status-Abbrev}\n" xpv-host xpv-qemu xpv-guest-dkms 2>/dev/null | grep -q "^[a-z]i"'
+check "dpkg --purge libxpv1 libxpv-dev xpv-runtimes" logged dpkg --purge libxpv1 libxpv-dev xpv-runtimes
 check "dkms forgot xpv-guest" sh -c '! dkms status xpv-guest 2>/dev/null | grep -q .'
 check "/usr/src/xpv-guest-1.0 is gone" test ! -e /usr/src/xpv-guest-1.0
