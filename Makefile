@@ -92,7 +92,9 @@ qemudir ?= $(xpvlibdir)/qemu
 numadir ?= $(xpvlibdir)/numa
 # DKMS takes module sources from /usr/src whatever the prefix
 dkmssrcdir ?= /usr/src
-GUEST_VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' guest-driver/xpv-guest.dkms.conf)
+dkms_version = $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' $(1))
+GUEST_VERSION := $(call dkms_version,guest-driver/dkms.conf)
+RXPOOL_VERSION := $(call dkms_version,guest-driver/rxpool/dkms.conf)
 INSTALL_QEMU ?= yes
 STAGE := $(BUILD)/install-stage
 MANIFEST := $(datadir)/xpv/install-manifest
@@ -114,11 +116,11 @@ install:
 	sed 's|@LIBDIR@|$(numadir)|' srl/numactl/xpv-numa-run.in >$(STAGE)$(bindir)/xpv-numa-run
 	chmod 0755 $(STAGE)$(bindir)/xpv-numa-run
 	install -D -m 0644 srl/man/xpv-numa-run.1 $(STAGE)$(mandir)/man1/xpv-numa-run.1
-	@# the guest modules' DKMS source tree (both modules, one dkms.conf)
-	$(MAKE) -C guest-driver dkms-tree DEST=$(STAGE)$(dkmssrcdir)/xpv-guest-$(GUEST_VERSION)/virtio_numa
-	$(MAKE) -C guest-driver rxpool-dkms-tree DEST=$(STAGE)$(dkmssrcdir)/xpv-guest-$(GUEST_VERSION)/rxpool
-	rm $(STAGE)$(dkmssrcdir)/xpv-guest-$(GUEST_VERSION)/*/dkms.conf
-	install -m 0644 guest-driver/xpv-guest.dkms.conf $(STAGE)$(dkmssrcdir)/xpv-guest-$(GUEST_VERSION)/dkms.conf
+	@# the guest modules' DKMS source trees, one DKMS package each (DKMS builds
+	@# a package's modules all or none): virtio_numa for every kernel from 6.1,
+	@# virtio_net_xpvpool for Debian 12's 6.1 only
+	$(MAKE) -C guest-driver dkms-tree DEST=$(STAGE)$(dkmssrcdir)/xpv-guest-$(GUEST_VERSION)
+	$(MAKE) -C guest-driver rxpool-dkms-tree DEST=$(STAGE)$(dkmssrcdir)/xpv-rxpool-$(RXPOOL_VERSION)
 ifeq ($(INSTALL_QEMU),yes)
 	@# the patched QEMU from its cache (never rebuilt here); its firmware path
 	@# is Debian's (qemu-system-data, seabios, ipxe-qemu), see qemu/build.sh

@@ -12,15 +12,17 @@ PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export PATH LC_ALL=C
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/install/deploy-lib.sh" # check, poll, deploy_block
-pkgs=(xpv-host libxpv1 libxpv-dev xpv-runtimes xpv-qemu xpv-guest-dkms)
+pkgs=(xpv-host libxpv1 libxpv-dev xpv-runtimes xpv-qemu xpv-guest-dkms xpv-rxpool-dkms)
 
 check "docs/deploy.md 2.1: apt-get install xpv-host xpv-qemu" logged deploy_block host-install
-check "dpkg -i libxpv1 libxpv-dev xpv-runtimes xpv-guest-dkms" logged dpkg -i \
-	/mnt/libxpv1_*.deb /mnt/libxpv-dev_*.deb /mnt/xpv-runtimes_*.deb /mnt/xpv-guest-dkms_*.deb
+check "dpkg -i libxpv1 libxpv-dev xpv-runtimes xpv-guest-dkms xpv-rxpool-dkms" logged dpkg -i \
+	/mnt/libxpv1_*.deb /mnt/libxpv-dev_*.deb /mnt/xpv-runtimes_*.deb /mnt/xpv-guest-dkms_*.deb \
+	/mnt/xpv-rxpool-dkms_*.deb
 for p in "${pkgs[@]}"; do
 	[ "$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null)" = "ii " ] || fail "$p is installed and configured"
 done
-check "dkms knows xpv-guest/1.0 (added by the postinst)" sh -c 'dkms status xpv-guest 2>/dev/null | grep -q "^xpv-guest/1.0"'
+check "dkms knows xpv-guest/1.0 and xpv-rxpool/1.0 (added by the postinsts)" sh -c \
+	'dkms status xpv-guest 2>/dev/null | grep -q "^xpv-guest/1.0" && dkms status xpv-rxpool 2>/dev/null | grep -q "^xpv-rxpool/1.0"'
 check "dpkg --verify: installed files unchanged" logged dpkg --verify "${pkgs[@]}"
 
 # the unit, as systemd would load it (no systemd runs here)
@@ -90,9 +92,9 @@ check "packaged QEMU creates a pc machine (firmware found) and quits" logged sh 
 		-display none -device virtio-net-pci -monitor stdio'
 
 check "docs/deploy.md 5: apt-get remove/purge xpv-host, purge xpv-qemu" logged deploy_block remove
-check "docs/deploy.md 5: apt-get purge xpv-guest-dkms" logged deploy_block remove-guest
-check "xpv-host, xpv-qemu and xpv-guest-dkms are purged" sh -c \
-	'! dpkg-query -W -f="\${db:Status-Abbrev}\n" xpv-host xpv-qemu xpv-guest-dkms 2>/dev/null | grep -q "^[a-z]i"'
+check "docs/deploy.md 5: apt-get purge xpv-guest-dkms xpv-rxpool-dkms" logged deploy_block remove-guest
+check "xpv-host, xpv-qemu, xpv-guest-dkms and xpv-rxpool-dkms are purged" sh -c \
+	'! dpkg-query -W -f="\${db:Status-Abbrev}\n" xpv-host xpv-qemu xpv-guest-dkms xpv-rxpool-dkms 2>/dev/null | grep -q "^[a-z]i"'
 check "dpkg --purge libxpv1 libxpv-dev xpv-runtimes" logged dpkg --purge libxpv1 libxpv-dev xpv-runtimes
-check "dkms forgot xpv-guest" sh -c '! dkms status xpv-guest 2>/dev/null | grep -q .'
-check "/usr/src/xpv-guest-1.0 is gone" test ! -e /usr/src/xpv-guest-1.0
+check "dkms forgot xpv-guest and xpv-rxpool" sh -c '! dkms status 2>/dev/null | grep -qE "^xpv-(guest|rxpool)/"'
+check "/usr/src/xpv-guest-1.0 and /usr/src/xpv-rxpool-1.0 are gone" sh -c '! ls -d /usr/src/xpv-guest-1.0 /usr/src/xpv-rxpool-1.0 2>/dev/null'

@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Run by tests/suites/82-dkms inside tests/install/overlay-root.sh's
-# throw-away root (kernel trees visible, the package at /mnt, /srv writable):
-# installs xpv-guest-dkms, whose postinst adds xpv-guest/1.0 to DKMS and
-# builds and installs it for the kernels it picks (in a chroot: every kernel
-# in /lib/modules; BUILD_EXCLUSIVE_KERNEL skips the non-6.1 ones), makes
-# sure it is built and installed for KVER (dkms build/install, a no-op when
-# the postinst did it, as the kernel's own DKMS hook would otherwise), copies
-# the modules to /srv, and purges the package.  PASS/FAIL lines like
-# deb-checks.sh.
-# Usage: dkms-build.sh KVER
+# throw-away root (kernel trees visible, the packages at /mnt, /srv
+# writable): installs xpv-guest-dkms and xpv-rxpool-dkms, whose postinsts
+# add xpv-guest/1.0 and xpv-rxpool/1.0 to DKMS and build and install them
+# for every kernel in /lib/modules (a first installation in a chroot whose
+# running kernel is not installed: dkms's common.postinst builds for all).
+# Checks that virtio_numa is built for every kernel given, virtio_net_xpvpool
+# for KVER61 only (BUILD_EXCLUSIVE_KERNEL skips the others, and the postinst
+# says so), copies the modules to /srv/KVER/, and purges both packages.
+# PASS/FAIL lines like deb-checks.sh.
+# Usage: dkms-build.sh KVER61 [KVER...]   (KVER61: a Debian 12 6.1 kernel)
 set -u
-kver=$1
+kver61=$1
+kvers=("$@")
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C
 pass() { echo "PASS $*"; }
 fail() { echo "FAIL $*"; }
@@ -27,29 +29,69 @@ logged() { # logged LOG CMD...
 	tail -10 "$log" | sed 's/^/#   /'
 	return 1
 }
-check "dpkg -i xpv-guest-dkms" logged /srv/dpkg-install.log dpkg -i /mnt/xpv-guest-dkms_*.deb
-check "the postinst added xpv-guest/1.0 to DKMS" sh -c 'dkms status xpv-guest | grep -q "^xpv-guest/1.0"'
-grep -E '^Building (for|initial module)|BUILD_EXCLUSIVE|^Skipped' /srv/dpkg-install.log | sed 's/^/# postinst: /'
-check "dkms build -m xpv-guest -v 1.0 -k $kver" logged /srv/dkms-build.log \
-	dkms build -m xpv-guest -v 1.0 -k "$kver"
-check "dkms install -k $kver" logged /srv/dkms-install.log dkms install -m xpv-guest -v 1.0 -k "$kver"
-check "dkms status: installed for $kver" sh -c "dkms status xpv-guest | grep -q '^xpv-guest/1.0, $kver, x86_64: installed'"
-for m in virtio_numa virtio_net_xpvpool; do
-	f=$(modinfo -k "$kver" -n "$m" 2>/dev/null)
+# dkms_state NAME KVER: "installed" or "built" for KVER, else empty
+dkms_state() {
+	dkms status -m "$1" -v 1.0 -k "$2" 2>/dev/null | sed -n "s|^$1/1.0, $2, x86_64: \([a-z]*\).*|\1|p"
+}
+# copy_module KVER MODULE: the DKMS-installed module, uncompressed, to /srv/KVER/
+copy_module() {
+	local f v
+	f=$(modinfo -k "$1" -n "$2" 2>/dev/null)
 	case $f in
-	/lib/modules/"$kver"/updates/dkms/"$m".ko*)
-		pass "modinfo -k $kver $m: $f"
-		case $f in
-		*.ko) cp "$f" "/srv/$m.ko" ;;
-		*.ko.xz) xz -dc "$f" >"/srv/$m.ko" ;;
-		*) fail "unknown module compression: $f" ;;
-		esac
+	/lib/modules/"$1"/updates/dkms/"$2".ko*) ;;
+	*)
+		fail "modinfo -k $1 $2 names the DKMS module (got '$f')"
+		return
 		;;
-	*) fail "modinfo -k $kver $m names the DKMS module (got '$f')" ;;
 	esac
-	v=$(modinfo -k "$kver" -F vermagic "$m" 2>/dev/null)
-	check "$m is built for $kver (vermagic $v)" test "${v%% *}" = "$kver"
+	mkdir -p "/srv/$1"
+	case $f in
+	*.ko) cp "$f" "/srv/$1/$2.ko" ;;
+	*.ko.xz) xz -dc "$f" >"/srv/$1/$2.ko" ;;
+	*)
+		fail "unknown module compression: $f"
+		return
+		;;
+	esac
+	v=$(modinfo -F vermagic "/srv/$1/$2.ko" 2>/dev/null)
+	check "$2 for $1 is $f, vermagic $v" test "${v%% *}" = "$1"
+}
+
+check "dpkg -i xpv-guest-dkms xpv-rxpool-dkms" logged /srv/dpkg-install.log \
+	dpkg -i /mnt/xpv-guest-dkms_*.deb /mnt/xpv-rxpool-dkms_*.deb
+grep -E '^Building (for|initial module)|BUILD_EXCLUSIVE|^Skipped|^Done' /srv/dpkg-install.log | sed 's/^/# postinst: /'
+for k in "${kvers[@]}"; do
+	s=$(dkms_state xpv-guest "$k")
+	check "the postinst built and installed xpv-guest/1.0 (virtio_numa) for $k (dkms: ${s:-nothing})" \
+		test "$s" = installed
+	copy_module "$k" virtio_numa
+	s=$(dkms_state xpv-rxpool "$k")
+	if [ "$k" = "$kver61" ]; then
+		check "the postinst built and installed xpv-rxpool/1.0 (virtio_net_xpvpool) for $k (dkms: ${s:-nothing})" \
+			test "$s" = installed
+		copy_module "$k" virtio_net_xpvpool
+	else
+		check "xpv-rxpool/1.0 is not built for $k (dkms: ${s:-nothing})" test -z "$s"
+		check "no virtio_net_xpvpool for $k" sh -c "! ls /lib/modules/$k/updates/dkms/virtio_net_xpvpool.ko* >/dev/null 2>&1"
+	fi
 done
-check "dpkg --purge xpv-guest-dkms" logged /srv/dpkg-purge.log dpkg --purge xpv-guest-dkms
-check "the modules left /lib/modules/$kver" sh -c "! ls /lib/modules/$kver/updates/dkms/virtio_numa.ko* >/dev/null 2>&1"
-check "dkms forgot xpv-guest" sh -c '! dkms status xpv-guest | grep -q .'
+# the postinst says why it skipped the other kernels: the xpv-rxpool part of
+# its output names the kernel, then dkms's BUILD_EXCLUSIVE message
+if [ "${#kvers[@]}" -gt 1 ]; then
+	check "the xpv-rxpool postinst skips ${kvers[*]:1} (BUILD_EXCLUSIVE)" awk -v n="${#kvers[@]}" '
+		/^Loading new xpv-rxpool-1.0/ { rx = 1 } /^Loading new xpv-guest-1.0/ { rx = 0 }
+		rx && /^Building initial module for / { k = $5 }
+		rx && k && /BUILD_EXCLUSIVE directive which does not match/ { skipped[k] = 1 }
+		rx && k && /^Skipped\.$/ && skipped[k] { n_ok++ }
+		END { exit !(n_ok == n - 1) }' /srv/dpkg-install.log
+fi
+
+check "dpkg --purge xpv-guest-dkms xpv-rxpool-dkms" logged /srv/dpkg-purge.log \
+	dpkg --purge xpv-guest-dkms xpv-rxpool-dkms
+for k in "${kvers[@]}"; do
+	check "the modules left /lib/modules/$k" sh -c \
+		"! ls /lib/modules/$k/updates/dkms/virtio_numa.ko* /lib/modules/$k/updates/dkms/virtio_net_xpvpool.ko* >/dev/null 2>&1"
+done
+check "dkms forgot xpv-guest and xpv-rxpool" sh -c '! dkms status 2>/dev/null | grep -E "^xpv-(guest|rxpool)/"'
+check "/usr/src/xpv-guest-1.0 and /usr/src/xpv-rxpool-1.0 are gone" \
+	sh -c '! ls -d /usr/src/xpv-guest-1.0 /usr/src/xpv-rxpool-1.0 2>/dev/null'
