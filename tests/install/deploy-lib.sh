@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # Shared by the install suites that follow docs/deploy.md in a throw-away
 # root (tests/install/overlay-root.sh): 81-deb-packages
-# (tests/install/deb-checks.sh) and 84-deploy-vm (deploy-vm-checks.sh).
+# (tests/install/deb-checks.sh), 82-dkms (dkms-build.sh, dkms-upgrade.sh)
+# and 84-deploy-vm (deploy-vm-checks.sh).
 #
 # Inside the root (sourced by the check scripts, $top set):
 #   pass/fail WHAT, skip WHAT: one result line ("PASS ...", "FAIL ...",

@@ -14,14 +14,9 @@ set -u
 kver61=$1
 kvers=("$@")
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C
-pass() { echo "PASS $*"; }
-fail() { echo "FAIL $*"; }
-check() {
-	local w=$1
-	shift
-	if "$@"; then pass "$w"; else fail "$w"; fi
-}
-logged() { # logged LOG CMD...
+top=$(cd "$(dirname "$0")/../.." && pwd)
+. "$top/tests/install/deploy-lib.sh" # pass, fail, check
+logged_to() { # logged_to LOG CMD...: CMD's output kept in LOG, its errors as comments when it fails
 	local log=$1
 	shift
 	"$@" >"$log" 2>&1 && return 0
@@ -57,7 +52,7 @@ copy_module() {
 	check "$2 for $1 is $f, vermagic $v" test "${v%% *}" = "$1"
 }
 
-check "dpkg -i xpv-guest-dkms xpv-rxpool-dkms" logged /srv/dpkg-install.log \
+check "dpkg -i xpv-guest-dkms xpv-rxpool-dkms" logged_to /srv/dpkg-install.log \
 	dpkg -i /mnt/xpv-guest-dkms_*.deb /mnt/xpv-rxpool-dkms_*.deb
 grep -E '^Building (for|initial module)|BUILD_EXCLUSIVE|^Skipped|^Done' /srv/dpkg-install.log | sed 's/^/# postinst: /'
 for k in "${kvers[@]}"; do
@@ -86,7 +81,7 @@ if [ "${#kvers[@]}" -gt 1 ]; then
 		END { exit !(n_ok == n - 1) }' /srv/dpkg-install.log
 fi
 
-check "dpkg --purge xpv-guest-dkms xpv-rxpool-dkms" logged /srv/dpkg-purge.log \
+check "dpkg --purge xpv-guest-dkms xpv-rxpool-dkms" logged_to /srv/dpkg-purge.log \
 	dpkg --purge xpv-guest-dkms xpv-rxpool-dkms
 for k in "${kvers[@]}"; do
 	check "the modules left /lib/modules/$k" sh -c \

@@ -12,19 +12,8 @@
 set -u
 old=$1
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C
-pass() { echo "PASS $*"; }
-fail() { echo "FAIL $*"; }
-check() {
-	local w=$1
-	shift
-	if "$@"; then pass "$w"; else fail "$w"; fi
-}
-logged() { # logged CMD...: output as comments when it fails
-	local out
-	out=$("$@" 2>&1) && return 0
-	echo "$out" | tail -10 | sed 's/^/#   /'
-	return 1
-}
+top=$(cd "$(dirname "$0")/../.." && pwd)
+. "$top/tests/install/deploy-lib.sh" # pass, fail, check, logged
 status() { dpkg-query -W -f='${db:Status-Abbrev}${Version}' "$1" 2>/dev/null; }
 
 check "dpkg -i the old combined package ($(basename "$old"))" logged dpkg -i "$old"
