@@ -10,44 +10,8 @@
 set -u
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export PATH LC_ALL=C
-pass() { echo "PASS $*"; }
-fail() { echo "FAIL $*"; }
-check() { # check WHAT CMD...
-	local w=$1
-	shift
-	if "$@"; then pass "$w"; else fail "$w"; fi
-}
-logged() { # logged CMD...: output as comments when it fails
-	local out
-	out=$("$@" 2>&1) && return 0
-	echo "$out" | tail -15 | sed 's/^/#   /'
-	return 1
-}
-# poll DEADLINE_S CMD...: true as soon as CMD is
-poll() {
-	local end=$(($(date +%s) + $1))
-	shift
-	until "$@"; do
-		[ "$(date +%s)" -lt "$end" ] || return 1
-		sleep 0.1
-	done
-}
 top=$(cd "$(dirname "$0")/../.." && pwd)
-# deploy_block NAME: runs the ```sh block of docs/deploy.md that follows
-# "<!-- deploy-test: NAME -->", verbatim, in /mnt (where the .debs are),
-# stopping at the first failing command; apt-get answers yes (as the
-# operator would); `systemctl` lines are left out: no systemd runs here
-# (the unit is checked with systemd-analyze verify instead).
-printf 'APT::Get::Assume-Yes "true";\n' >/tmp/apt.conf
-deploy_block() {
-	local cmds
-	cmds=$(awk -v m="<!-- deploy-test: $1 -->" '$0 == m { f = 1; next }
-		f == 1 && /^```sh$/ { f = 2; next } f == 2 && /^```$/ { exit } f == 2' "$top/docs/deploy.md")
-	[ -n "$cmds" ] || { echo "#   no block $1 in docs/deploy.md"; return 1; }
-	cmds=$(grep -v '^systemctl ' <<<"$cmds")
-	echo "$cmds" | sed "s/^/# deploy.md $1: /"
-	(cd /mnt && APT_CONFIG=/tmp/apt.conf bash -e -c "$cmds")
-}
+. "$top/tests/install/checks.sh"
 pkgs=(xpv-host libxpv1 libxpv-dev xpv-runtimes xpv-qemu xpv-guest-dkms)
 
 check "docs/deploy.md 2.1: apt-get install xpv-host xpv-qemu" logged deploy_block host-install
