@@ -5,7 +5,7 @@
 # checks_tap for the suite that reads their output.  Source it from bash.
 #
 #   pass WHAT / fail WHAT       print "PASS WHAT" / "FAIL WHAT"
-#   check WHAT CMD...           PASS or FAIL by CMD's exit status
+#   check WHAT CMD...           PASS or FAIL (then false) by CMD's exit status
 #   logged CMD...               CMD's output as comments when it fails
 #   poll DEADLINE_S CMD...      true as soon as CMD is, false after DEADLINE_S
 #   deploy_block NAME           run a marked docs/deploy.md block verbatim
@@ -16,7 +16,7 @@ fail() { echo "FAIL $*"; }
 check() { # check WHAT CMD...
 	local w=$1
 	shift
-	if "$@"; then pass "$w"; else fail "$w"; fi
+	if "$@"; then pass "$w"; else fail "$w" && return 1; fi
 }
 logged() { # logged CMD...: output as comments when it fails
 	local out

@@ -135,7 +135,7 @@ if [ "$init" = systemd ]; then
 		systemd-timesyncd.service lvm2-monitor.service lvm2-lvmpolld.socket blk-availability.service
 		open-iscsi.service iscsid.socket dm-event.socket systemd-ask-password-console.path
 		systemd-journal-flush.service cryptsetup.target integritysetup.target veritysetup.target'
-	echo "INIT=systemd SYSTEMD_MASK='$(echo $mask)'" >>"$ctl/config"
+	echo "INIT=systemd SYSTEMD_MASK='$(tr -s '[:space:]' ' ' <<<"$mask")'" >>"$ctl/config"
 	append="systemd.unit=xpv-testhost.target systemd.show_status=0 fstab=0 systemd.gpt_auto=0 $append"
 	envs=(XPV_TESTHOST_INIT=systemd "${envs[@]+"${envs[@]}"}")
 fi
