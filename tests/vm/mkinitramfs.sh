@@ -5,7 +5,8 @@
 # PCI + 9p + overlayfs (with their dependencies, in load order), any extra
 # modules/binaries/files asked for, and an /init that mounts proc/sys/dev,
 # loads the modules, runs the guest script, prints "XPV-GUEST-EXIT=<rc>" on
-# the console and powers off.  Images are cached under
+# the console and powers off (or, when the script succeeded and left
+# /xpv/switch-root, execs switch_root with its contents instead).  Images are cached under
 # $BUILD/vm-cache/initramfs-<sha256 of content>.cpio, so a second call with the
 # same inputs costs only the hashing.
 #
@@ -179,6 +180,12 @@ if [ -f /xpv/script ]; then
 	rc=$?
 else
 	echo "xpv-init: no guest script"
+fi
+# A guest script that prepared a root may hand the machine over to that
+# root's own init: /xpv/switch-root holds "NEWROOT INIT [ARGS]"
+# (tests/testhost/run.sh --systemd).  The exit marker is then that init's job.
+if [ "$rc" = 0 ] && [ -s /xpv/switch-root ]; then
+	exec switch_root $(cat /xpv/switch-root)
 fi
 echo "XPV-GUEST-EXIT=$rc"
 sync
