@@ -30,7 +30,10 @@
 # /dev/shm are tmpfs, proc/sys/dev are mounted, stdin is /dev/null, PATH is
 # the standard one, XPV_TESTHOST=1 and XPV_TESTHOST_NODES=N are set.
 # Automatic NUMA balancing is off (numa_balancing=disable) so pages stay
-# where a test put them.  Exit status: CMD's, or 124 on timeout, or 125 if
+# where a test put them.  A CPU stuck in the kernel for 20 s panics the test
+# host (softlockup_panic), after every CPU has printed its stack, so a
+# wedged kernel ends the run at once with the evidence printed, instead of
+# at --timeout with none.  Exit status: CMD's, or 124 on timeout, or 125 if
 # the test host itself failed (the console is printed then).
 #
 # With --systemd, the root's /lib/systemd/systemd is PID 1 (no longer this
@@ -48,6 +51,29 @@ top=$(cd "$(dirname "$(readlink -f "$0")")/../.." && pwd)
 die() {
 	echo "testhost: $*" >&2
 	exit 125
+}
+
+# What the kernel said when the test host died or hung: from its first
+# report (a soft lockup, an oops, a panic, a hung task, an RCU stall) on,
+# else the console's last lines.  On a hang the vCPUs' instruction pointers
+# come from QEMU too (the guest kernel has no KASLR: booted from vmlinux,
+# the addresses match its System.map / /proc/kallsyms).
+kernel_report() {
+	local first
+	first=$(grep -anm1 -E 'BUG: soft lockup|Oops|Kernel panic|kernel BUG|blocked for more than|rcu_preempt detected stalls|general protection' \
+		"$VM_LOG" | cut -d: -f1)
+	if [ -n "$first" ]; then
+		echo "---- test host console: the kernel's report (from line $first, at most 150 lines) ----"
+		tail -n +"$first" "$VM_LOG" | head -n 150 | tr -d '\r'
+	else
+		echo "---- test host console (last 40 lines) ----"
+		tail -n 40 "$VM_LOG" | tr -d '\r'
+	fi
+	if _vm_alive 2>/dev/null; then
+		echo "---- vCPUs (QEMU's view) ----"
+		vm_qmp '{"execute":"human-monitor-command","arguments":{"command-line":"info registers -a"}}' 2>&1 |
+			grep -oE 'CPU#[0-9]+|RIP=[0-9a-f]+ RFL=[0-9a-f]+' | paste -d' ' - -
+	fi
 }
 
 nnodes=2 cpus=2 mem=4G timeout=600 qemu='' append='' root_cache=loose
@@ -105,6 +131,15 @@ case $top/ in
 /tmp/* | /run/* | /dev/shm/*) shares=("$top:$top" "${shares[@]+"${shares[@]}"}") ;;
 esac
 
+# A soft lockup (a CPU that has not scheduled for 2 x watchdog_thresh = 20
+# s) is a kernel or TCG bug, never a slow test: TCG guest time follows the
+# host clock, so only a host that stalls a vCPU thread for 20 s could fake
+# one.  All CPUs' backtraces come by NMI, which a CPU spinning with
+# interrupts off still takes; without them a hang in CI printed only the
+# stuck CPU's name (xpvd on CPU 0, the other CPU silent) and took the whole
+# --timeout.
+lockup_args='softlockup_panic=1 softlockup_all_cpu_backtrace=1'
+
 t0=$(_vm_now_ms)
 share_args=()
 shares_file=''
@@ -154,7 +189,7 @@ printf '%s' "$shares_file" >"$ctl/shares"
 } >"$ctl/cmd"
 
 vm_start --name testhost --qemu "$qemu" --initrd "$initrd" --smp "$cpus" "${node_args[@]}" \
-	--no-share --append "numa_balancing=disable $append" -- \
+	--no-share --append "numa_balancing=disable $lockup_args $append" -- \
 	-virtfs "local,path=$ctl,mount_tag=xpvhost,security_model=none" \
 	-virtfs "local,path=/,mount_tag=root,security_model=none,readonly=on,multidevs=remap" \
 	"${share_args[@]+"${share_args[@]}"}" "${qemu_args[@]+"${qemu_args[@]}"}" || exit 125
@@ -187,8 +222,7 @@ if [ -z "$rc" ]; then
 		echo "testhost: the test host failed before the command finished" >&2
 		rc=125
 	fi
-	echo "---- test host console (last 40 lines) ----" >&2
-	tail -n 40 "$VM_LOG" | tr -d '\r' >&2
+	kernel_report >&2
 fi
 vm_stop
 exit "$rc"
